@@ -1,0 +1,45 @@
+# mmagent: `make test` and `make demo` set the environment up on first use.
+#
+#   VENV=path        where the virtual environment lives (default: .venv)
+#   PIP_EXTRA=...    extra pip flags, e.g. PIP_EXTRA="--find-links ../shared/wheels"
+#   PYTEST_ARGS=...  extra pytest arguments
+
+VENV ?= .venv
+PYTHON ?= python3
+PIP_EXTRA ?=
+PYTEST_ARGS ?=
+
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PIN := -c requirements/pinned.txt
+STAMP := $(VENV)/.mmagent-env
+
+.PHONY: env test demo clean-env
+
+env: $(STAMP)
+
+$(STAMP): requirements/pinned.txt requirements/runtime.txt requirements/mminstall.txt \
+          requirements/optional.txt requirements/tests.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# mmcv's and mmengine's setup code still import pkg_resources: setuptools<82.
+	$(PIP) install $(PIP_EXTRA) $(PIN) setuptools wheel
+	# torch first: mmcv's ops are compiled against it.
+	$(PIP) install $(PIP_EXTRA) $(PIN) torch torchvision
+	$(PIP) install $(PIP_EXTRA) $(PIN) numpy addict packaging Pillow pyyaml yapf opencv-python mmengine
+	# Without --no-build-isolation pip builds mmcv in a torch-less sandbox and silently
+	# drops the compiled ops. The first build takes ~30 min on 2 cores; pip caches the wheel.
+	MMCV_WITH_OPS=1 MAX_JOBS=$${MAX_JOBS:-2} $(PIP) install --no-build-isolation $(PIP_EXTRA) $(PIN) mmcv
+	$(PIP) install $(PIP_EXTRA) $(PIN) -r requirements/mminstall.txt -r requirements/optional.txt \
+	    -r requirements/tests.txt
+	$(PIP) install $(PIP_EXTRA) $(PIN) --no-build-isolation --no-deps -e .
+	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, mmagent; print('environment ok')"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(PY) demo/backbone_demo.py
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,300 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Agent-PVT: PVT v1 with agent attention (Han et al., ECCV 2024)."""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import trunc_normal_
+from mmengine.registry import MODELS
+
+from .base_backbone import (AgentBackbone, accepts_official_kwargs,
+                            per_stage, resolve_arch)
+from .layers import AgentAttention, PatchEmbed, TransformerBlock
+
+
+class SpatialReductionAttention(BaseModule):
+    """PVT v1 softmax attention whose keys/values come from a map reduced by
+    ``sr_ratio`` (a strided conv + LayerNorm). Used by ``'B'`` entries of
+    ``attn_type``; official keys ``q``, ``kv``, ``proj``, ``sr``, ``norm``.
+
+    Shapes: x ``(B, H*W, C)``, hw_shape ``(H, W)`` -> ``(B, H*W, C)``.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 sr_ratio: int = 1,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
+                             f'num_heads ({num_heads})')
+        self.num_heads = num_heads
+        self.scale = qk_scale or (embed_dims // num_heads)**-0.5
+        self.sr_ratio = sr_ratio
+        self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        if sr_ratio > 1:
+            self.sr = nn.Conv2d(
+                embed_dims, embed_dims, kernel_size=sr_ratio, stride=sr_ratio)
+            self.norm = nn.LayerNorm(embed_dims)
+
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+        B, N, C = x.shape
+        h = self.num_heads
+        q = self.q(x).reshape(B, N, h, C // h).permute(0, 2, 1, 3)
+        if self.sr_ratio > 1:
+            x = x.permute(0, 2, 1).reshape(B, C, *hw_shape)
+            x = self.norm(self.sr(x).reshape(B, C, -1).permute(0, 2, 1))
+        kv = self.kv(x).reshape(B, -1, 2, h, C // h).permute(2, 0, 3, 1, 4)
+        attn = (q @ kv[0].transpose(-2, -1)) * self.scale
+        x = self.attn_drop(attn.softmax(dim=-1)) @ kv[1]
+        x = x.transpose(1, 2).reshape(B, N, C)
+        return self.proj_drop(self.proj(x))
+
+
+@MODELS.register_module()
+class AgentPVT(AgentBackbone):
+    """Agent-PVT backbone (`Agent Attention <https://arxiv.org/abs/2312.08874>`_).
+
+    A four-stage PVT v1 whose blocks use global agent attention. The module
+    and parameter names are the official downstream ones, so official
+    checkpoints load with ``strict=True``, and the official config dicts
+    (``img_size``, ``in_chans``, ``num_classes``, ``qk_scale``,
+    ``num_stages`` ...) are accepted unchanged.
+
+    Args:
+        arch (str | dict): ``'t'``, ``'s'``, ``'m'``, ``'l'`` (or ``'tiny'``
+            ...) or a dict with keys ``embed_dims``, ``depths``,
+            ``num_heads``, ``mlp_ratios``. Explicit values of those four
+            kwargs override the preset. Default: ``'t'``.
+        pretrain_img_size (int): ImageNet resolution (official ``img_size``);
+            sizes ``pos_embed{i}`` and the row/column agent biases.
+            Default: 224.
+        patch_size (int): Patch size of stage 1; later stages use 2.
+        in_channels (int): Input channels (official ``in_chans``).
+        qkv_bias (bool): Bias in q/kv projections. Default: True.
+        drop_rate (float): Dropout after position embeddings, in the MLPs and
+            after the attention projections. Default: 0.
+        attn_drop_rate (float): Attention dropout. Default: 0.
+        drop_path_rate (float): Stochastic depth, linear over all blocks.
+            Default: 0.1.
+        attn_type (str): One char per stage: ``'A'`` agent attention,
+            ``'B'`` PVT spatial-reduction softmax attention.
+            Default: ``'AAAA'``.
+        sr_ratios (Sequence[int]): Reduction ratios of ``'B'`` stages.
+        agent_sr_ratios (str): Reduction of ``'A'`` stages; only ``'1111'``
+            exists downstream (the official code asserts it).
+        agent_num (Sequence[int]): ImageNet agents per stage (perfect
+            squares). Default: ``[9, 16, 49, 49]``.
+        downstream_agent_shapes (Sequence[tuple]): Agent grid per stage.
+            Default: ``[(12, 12), (16, 16), (28, 28), (28, 28)]``.
+        kernel_size (int): Kernel of the DWC on values. Default: 3.
+        scale (float): Attention scale exponent (``d ** scale``).
+        out_indices (Sequence[int]): Stages to output. Default: (0, 1, 2, 3).
+        frozen_stages (int): ``-1`` freezes nothing, ``0`` the stage-1 patch
+            and position embedding, ``k >= 1`` stages ``1..k`` entirely
+            (embedding + blocks), as mmdet's ``frozen_stages``.
+        norm_eval (bool): Keep normalization layers in eval mode while
+            training. Default: False.
+        with_cp (bool): Gradient checkpointing per block. Default: False.
+        exact (bool): Use the reference operation order of the official
+            implementation instead of the fast path. Default: False.
+        norm_cfg (dict): Block norms. Default: ``dict(type='LN', eps=1e-6)``.
+        pretrained (str, optional): Deprecated, use ``init_cfg``.
+        init_cfg (dict, optional): ``dict(type='Pretrained',
+            checkpoint=...)`` loads official ImageNet, official or mmengine
+            detection/segmentation checkpoints and bare state dicts.
+
+    Shapes:
+        - input: ``(B, in_channels, H, W)``, H and W >= 32.
+        - output: tuple of ``(B, C_i, H // s_i, W // s_i)`` for
+          ``i in out_indices``, strides 4, 8, 16, 32 (floored, no padding,
+          like the official PVT).
+    """
+    arch_zoo = {
+        **dict.fromkeys(['t', 'tiny'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[2, 2, 2, 2],
+            num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[3, 4, 6, 3],
+            num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['m', 'medium'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[3, 4, 18, 3],
+            num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['l', 'large'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[3, 8, 27, 3],
+            num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4])),
+    }
+    num_stages = 4
+
+    @accepts_official_kwargs(
+        aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',
+                     use_checkpoint='with_cp'),
+        ignored=('num_classes', 'qk_scale'))
+    def __init__(self,
+                 arch='t',
+                 embed_dims: Optional[Sequence[int]] = None,
+                 depths: Optional[Sequence[int]] = None,
+                 num_heads: Optional[Sequence[int]] = None,
+                 mlp_ratios: Optional[Sequence[float]] = None,
+                 pretrain_img_size: int = 224,
+                 patch_size: int = 4,
+                 in_channels: int = 3,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 attn_type: str = 'AAAA',
+                 sr_ratios: Sequence[int] = (8, 4, 2, 1),
+                 agent_sr_ratios: str = '1111',
+                 agent_num: Sequence[int] = (9, 16, 49, 49),
+                 downstream_agent_shapes: Sequence[Tuple[int, int]] = (
+                     (12, 12), (16, 16), (28, 28), (28, 28)),
+                 kernel_size: int = 3,
+                 scale: float = -0.5,
+                 num_stages: int = 4,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 exact: bool = False,
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg, pretrained=pretrained)
+        if num_stages != self.num_stages:
+            raise ValueError(f'AgentPVT has 4 stages, got num_stages='
+                             f'{num_stages}')
+        settings = resolve_arch(
+            'AgentPVT', arch, self.arch_zoo,
+            dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+                 mlp_ratios=mlp_ratios))
+        n = self.num_stages
+        embed_dims = per_stage('embed_dims', settings['embed_dims'], n)
+        depths = per_stage('depths', settings['depths'], n)
+        num_heads = per_stage('num_heads', settings['num_heads'], n)
+        mlp_ratios = per_stage('mlp_ratios', settings['mlp_ratios'], n)
+        sr_ratios = per_stage('sr_ratios', sr_ratios, n)
+        agent_num = per_stage('agent_num', agent_num, n)
+        agent_shapes = per_stage('downstream_agent_shapes',
+                                 downstream_agent_shapes, n)
+        if len(attn_type) != n or set(attn_type) - set('AB'):
+            raise ValueError(f"attn_type needs one of 'A'/'B' per stage, got "
+                             f'{attn_type!r}')
+        agent_sr = [int(r) for r in str(agent_sr_ratios)]
+        if len(agent_sr) != n:
+            raise ValueError(f'agent_sr_ratios needs {n} digits, got '
+                             f'{agent_sr_ratios!r}')
+        if any(r != 1 for r, t in zip(agent_sr, attn_type) if t == 'A'):
+            raise NotImplementedError(
+                f'agent_sr_ratios={agent_sr_ratios!r}: the downstream '
+                f'Agent-PVT only defines agent blocks without spatial '
+                f"reduction; use '1111'")
+        self.arch_settings = dict(
+            embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+            mlp_ratios=mlp_ratios, attn_type=attn_type)
+        self.embed_dims = embed_dims
+        self.pretrain_img_size = pretrain_img_size
+        self.exact = exact
+
+        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        block_index = 0
+        in_dims = in_channels
+        for i in range(n):
+            stride = patch_size if i == 0 else 2
+            # Pretraining token grid of this stage: 56, 28, 14, 7 at 224.
+            grid = pretrain_img_size // patch_size // 2**i
+            self.add_module(f'patch_embed{i + 1}',
+                            PatchEmbed(in_dims, embed_dims[i], stride,
+                                       pad_input=False))
+            pos_embed = nn.Parameter(torch.zeros(1, grid * grid,
+                                                 embed_dims[i]))
+            trunc_normal_(pos_embed, std=.02)
+            setattr(self, f'pos_embed{i + 1}', pos_embed)
+            self.add_module(f'pos_drop{i + 1}', nn.Dropout(drop_rate))
+            blocks = ModuleList()
+            for _ in range(depths[i]):
+                if attn_type[i] == 'A':
+                    attn = AgentAttention(
+                        embed_dims[i], num_heads[i], agent_num[i],
+                        agent_shapes[i], bias_hw=(grid, grid),
+                        fused_qkv=False, qkv_bias=qkv_bias,
+                        attn_drop=attn_drop_rate, proj_drop=drop_rate,
+                        kernel_size=kernel_size, scale=scale, exact=exact)
+                else:
+                    attn = SpatialReductionAttention(
+                        embed_dims[i], num_heads[i], sr_ratios[i],
+                        qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
+                        proj_drop=drop_rate)
+                blocks.append(
+                    TransformerBlock(
+                        embed_dims[i], attn, mlp_ratios[i], drop=drop_rate,
+                        drop_path=dpr[block_index], norm_cfg=norm_cfg,
+                        with_cp=with_cp))
+                block_index += 1
+            self.add_module(f'block{i + 1}', blocks)
+            in_dims = embed_dims[i]
+
+        self.apply(self._init_linear_and_norm)
+        self._setup_outputs(n, out_indices, frozen_stages, norm_eval)
+
+    @staticmethod
+    def _init_linear_and_norm(m: nn.Module) -> None:
+        # The official initialisation (convs keep PyTorch's default).
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.constant_(m.weight, 1.0)
+            nn.init.constant_(m.bias, 0)
+
+    def _stem_parts(self):
+        return [self.patch_embed1, self.pos_embed1]
+
+    def _stage_parts(self, index: int):
+        i = index + 1
+        parts = [getattr(self, f'block{i}')]
+        if i > 1:
+            parts += [getattr(self, f'patch_embed{i}'),
+                      getattr(self, f'pos_embed{i}')]
+        return parts
+
+    def _pos_embed(self, stage: int, hw: Tuple[int, int]) -> torch.Tensor:
+        """``pos_embed{stage}`` for an ``(H, W)`` map, ``(1, H*W, C)``.
+
+        Resized (bilinear, align_corners=False) only when ``(H, W)`` differs
+        from the stage's own pretraining grid. The official code compares
+        ``H*W`` with stage 1's patch count for every stage, which crashes
+        when a later stage has 3136 tokens (e.g. a 512x1568 input).
+        """
+        pos_embed = getattr(self, f'pos_embed{stage}')
+        grid = int(round(pos_embed.shape[1]**0.5))
+        if tuple(hw) == (grid, grid):
+            return pos_embed
+        pos_embed = pos_embed.reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
+        pos_embed = F.interpolate(
+            pos_embed, size=tuple(hw), mode='bilinear', align_corners=False)
+        return pos_embed.flatten(2).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        outs = []
+        for i in range(1, self.num_stages + 1):
+            x, hw = getattr(self, f'patch_embed{i}')(x)
+            x = getattr(self, f'pos_drop{i}')(x + self._pos_embed(i, hw))
+            for block in getattr(self, f'block{i}'):
+                x = block(x, hw)
+            x = x.reshape(x.shape[0], *hw, -1).permute(0, 3, 1, 2).contiguous()
+            if i - 1 in self.out_indices:
+                outs.append(x)
+        return tuple(outs)

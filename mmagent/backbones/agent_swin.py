@@ -1,0 +1,299 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Agent-Swin: Swin Transformer whose early stages use global agent
+attention (Han et al., ECCV 2024)."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import trunc_normal_
+from mmengine.registry import MODELS
+
+from .base_backbone import (AgentBackbone, accepts_official_kwargs,
+                            per_stage, resolve_arch)
+from .layers import (AgentAttention, PatchEmbed, TransformerBlock,
+                     WindowAttention)
+
+# Softmax ('B') blocks use a window of max(7, window_size // 8): the official
+# configs pass window_size=56, the (unused) window of the agent blocks.
+MIN_SOFTMAX_WINDOW = 7
+
+
+def parse_block_types(attn_type: str, depths: Sequence[int]) -> List[List[str]]:
+    """Per-block attention type of every stage from the official code.
+
+    ``attn_type`` has one char per stage: ``'A'`` agent, ``'B'`` shifted
+    window softmax, or ``'M'`` mixed, whose first ``n`` blocks are agent
+    blocks with ``n`` the number after the four stage chars (``'AAMB2'``).
+    """
+    num_stages = len(depths)
+    head, tail = attn_type[:num_stages], attn_type[num_stages:]
+    if len(head) != num_stages or set(head) - set('ABM') or (
+            'M' in head) != bool(tail) or (tail and not tail.isdigit()):
+        raise ValueError(
+            f"attn_type needs one of 'A'/'B'/'M' per stage, followed by the "
+            f"number of agent blocks when 'M' is used (e.g. 'AAMB2'), got "
+            f'{attn_type!r}')
+    types = []
+    for code, depth in zip(head, depths):
+        if code == 'M':
+            types.append(['A' if j < int(tail) else 'B'
+                          for j in range(depth)])
+        else:
+            types.append([code] * depth)
+    return types
+
+
+class PatchMerging(BaseModule):
+    """2x2 patch merging with the official Swin channel order.
+
+    Shapes: ``(B, H*W, C)``, ``(H, W)`` -> ``(B, ceil(H/2)*ceil(W/2), 2C)``.
+    """
+
+    def __init__(self, embed_dims: int, init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.norm = nn.LayerNorm(4 * embed_dims)
+        self.reduction = nn.Linear(4 * embed_dims, 2 * embed_dims, bias=False)
+
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]):
+        B, _, C = x.shape
+        H, W = hw_shape
+        x = x.view(B, H, W, C)
+        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2],
+                       x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
+        hw = (x.shape[1], x.shape[2])
+        x = self.reduction(self.norm(x.view(B, -1, 4 * C)))
+        return x, hw
+
+
+class AgentSwinStage(BaseModule):
+    """Blocks of one stage, then the optional patch merging.
+
+    Returns ``(x_down, hw_down, x, hw)`` like the official ``BasicLayer``:
+    ``x`` is the stage output before merging.
+    """
+
+    def __init__(self, blocks: Sequence[nn.Module],
+                 downsample: Optional[nn.Module] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.blocks = ModuleList(blocks)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]):
+        for block in self.blocks:
+            x = block(x, hw_shape)
+        if self.downsample is None:
+            return x, hw_shape, x, hw_shape
+        x_down, hw_down = self.downsample(x, hw_shape)
+        return x_down, hw_down, x, hw_shape
+
+
+@MODELS.register_module()
+class AgentSwinTransformer(AgentBackbone):
+    """Agent-Swin backbone (`Agent Attention <https://arxiv.org/abs/2312.08874>`_).
+
+    Swin Transformer in which the blocks marked ``'A'`` by ``attn_type`` are
+    global (unwindowed, unshifted) agent attention and ``'B'`` blocks are
+    7x7 (shifted) window attention. Names and shapes follow the official
+    downstream backbone (``layers.{i}.blocks.{j}``, ``norm{i}``), so its
+    checkpoints load strictly; the official config dicts (``embed_dim``,
+    ``img_size``, ``mlp_ratio``, ``use_checkpoint``, ``ape``, ...) are
+    accepted unchanged.
+
+    Args:
+        arch (str | dict): ``'t'``, ``'s'``, ``'b'`` (or ``'tiny'`` ...) or a
+            dict with keys ``embed_dims``, ``depths``, ``num_heads``,
+            ``attn_type``. Explicit values of those override the preset.
+            Default: ``'t'``.
+        pretrain_img_size (int): ImageNet resolution (official ``img_size``);
+            sizes the row/column agent biases. Default: 224.
+        patch_size (int): Patch size. Default: 4.
+        in_channels (int): Input channels. Default: 3.
+        window_size (int): Window of the agent blocks (unused, they are
+            global); softmax blocks use ``max(7, window_size // 8)``.
+            Default: 56.
+        mlp_ratio (float): MLP expansion. Default: 4.
+        qkv_bias (bool): Bias in qkv projections. Default: True.
+        qk_scale (float, optional): Override of the window attention scale.
+        drop_rate, attn_drop_rate (float): Dropout rates. Default: 0.
+        drop_path_rate (float): Stochastic depth, linear over all blocks.
+            Default: 0.1.
+        agent_num (Sequence[int]): ImageNet agents per stage.
+        downstream_agent_shapes (Sequence[tuple]): Agent grid per stage.
+            Default: ``[(9, 9), (12, 12), (14, 14), (7, 7)]``.
+        kernel_size (int): DWC kernel. Default: 3.
+        scale (float): Agent attention scale exponent. Default: -0.5.
+        ape (bool): Absolute position embedding; not part of any Agent-Swin
+            model, only ``False`` is supported.
+        patch_norm (bool): LayerNorm after the patch embedding.
+        out_indices (Sequence[int]): Stages to output, each normalized by its
+            own ``norm{i}``. Default: (0, 1, 2, 3).
+        frozen_stages (int): ``-1`` nothing, ``0`` the patch embedding,
+            ``k >= 1`` also stages ``1..k`` with their merging and output
+            norms (mmdet's convention).
+        norm_eval (bool): Normalization layers stay in eval mode.
+        with_cp (bool): Gradient checkpointing (official
+            ``use_checkpoint``). Default: False.
+        exact (bool): Reference operation order instead of the fast path.
+        pretrained (str, optional): Deprecated, use ``init_cfg``.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
+            accepts official ImageNet (``{'model': ...}``), official or
+            mmengine detection/segmentation checkpoints and state dicts.
+
+    Shapes:
+        - input: ``(B, in_channels, H, W)``, any size (padded to multiples
+          of the patch and windows).
+        - output: tuple of ``(B, C * 2**i, ceil(H / 4 / 2**i), ...)`` for
+          ``i in out_indices``.
+    """
+    arch_zoo = {
+        **dict.fromkeys(['t', 'tiny'], dict(
+            embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24],
+            attn_type='AAAB')),
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=96, depths=[2, 2, 18, 2], num_heads=[3, 6, 12, 24],
+            attn_type='AABB')),
+        **dict.fromkeys(['b', 'base'], dict(
+            embed_dims=128, depths=[2, 2, 18, 2], num_heads=[4, 8, 16, 32],
+            attn_type='AAMB2')),
+    }
+    # ImageNet checkpoints have no per-output norms; some converters drop the
+    # (deterministic) relative position index buffers.
+    optional_keys = (r'norm\d+\.(weight|bias)',
+                     r'.*relative_position_index')
+
+    @accepts_official_kwargs(
+        aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',
+                     embed_dim='embed_dims', use_checkpoint='with_cp'),
+        ignored=('num_classes', ))
+    def __init__(self,
+                 arch='t',
+                 embed_dims: Optional[int] = None,
+                 depths: Optional[Sequence[int]] = None,
+                 num_heads: Optional[Sequence[int]] = None,
+                 attn_type: Optional[str] = None,
+                 pretrain_img_size: int = 224,
+                 patch_size: int = 4,
+                 in_channels: int = 3,
+                 window_size: int = 56,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 agent_num: Sequence[int] = (9, 16, 49, 49),
+                 downstream_agent_shapes: Sequence[Tuple[int, int]] = (
+                     (9, 9), (12, 12), (14, 14), (7, 7)),
+                 kernel_size: int = 3,
+                 scale: float = -0.5,
+                 ape: bool = False,
+                 patch_norm: bool = True,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 exact: bool = False,
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg, pretrained=pretrained)
+        if ape:
+            raise NotImplementedError(
+                'ape=True: no Agent-Swin model uses an absolute position '
+                'embedding; set ape=False')
+        settings = resolve_arch(
+            'AgentSwinTransformer', arch, self.arch_zoo,
+            dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+                 attn_type=attn_type))
+        depths = list(settings['depths'])
+        n = len(depths)
+        num_heads = per_stage('num_heads', settings['num_heads'], n)
+        agent_num = per_stage('agent_num', agent_num, n)
+        agent_shapes = per_stage('downstream_agent_shapes',
+                                 downstream_agent_shapes, n)
+        block_types = parse_block_types(settings['attn_type'], depths)
+        self.arch_settings = settings
+        self.num_stages = n
+        self.embed_dims = settings['embed_dims']
+        self.num_features = [self.embed_dims * 2**i for i in range(n)]
+        self.pretrain_img_size = pretrain_img_size
+        self.exact = exact
+        softmax_window = max(MIN_SOFTMAX_WINDOW, window_size // 8)
+
+        self.patch_embed = PatchEmbed(
+            in_channels, self.embed_dims, patch_size, pad_input=True,
+            norm=patch_norm)
+        self.pos_drop = nn.Dropout(drop_rate)
+
+        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.layers = ModuleList()
+        for i in range(n):
+            dims = self.num_features[i]
+            # Pretraining token grid of this stage: 56, 28, 14, 7 at 224.
+            grid = pretrain_img_size // patch_size // 2**i
+            blocks = []
+            for j, kind in enumerate(block_types[i]):
+                if kind == 'A':  # global: never windowed, never shifted
+                    attn = AgentAttention(
+                        dims, num_heads[i], agent_num[i], agent_shapes[i],
+                        bias_hw=(grid, grid), fused_qkv=True,
+                        qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
+                        proj_drop=drop_rate, kernel_size=kernel_size,
+                        scale=scale, exact=exact)
+                else:  # odd blocks shift, counting agent blocks too
+                    attn = WindowAttention(
+                        dims, num_heads[i], softmax_window,
+                        shift_size=softmax_window // 2 if j % 2 else 0,
+                        qkv_bias=qkv_bias, qk_scale=qk_scale,
+                        attn_drop=attn_drop_rate, proj_drop=drop_rate,
+                        exact=exact)
+                blocks.append(
+                    TransformerBlock(
+                        dims, attn, mlp_ratio, drop=drop_rate,
+                        drop_path=dpr[sum(depths[:i]) + j],
+                        norm_cfg=dict(type='LN'), with_cp=with_cp))
+            downsample = PatchMerging(dims) if i < n - 1 else None
+            self.layers.append(AgentSwinStage(blocks, downsample))
+
+        for i in out_indices:
+            if 0 <= i < n:
+                self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
+
+        self.apply(self._init_linear_and_norm)
+        self._setup_outputs(n, out_indices, frozen_stages, norm_eval)
+
+    @staticmethod
+    def _init_linear_and_norm(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.constant_(m.weight, 1.0)
+            nn.init.constant_(m.bias, 0)
+
+    def _stem_parts(self):
+        return [self.patch_embed]
+
+    def _stage_parts(self, index: int):
+        parts = [self.layers[index]]
+        if hasattr(self, f'norm{index}'):
+            parts.append(getattr(self, f'norm{index}'))
+        return parts
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        x, hw = self.patch_embed(x)
+        x = self.pos_drop(x)
+        outs = []
+        for i, stage in enumerate(self.layers):
+            x, hw_next, out, out_hw = stage(x, hw)
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(out)
+                outs.append(
+                    out.view(-1, *out_hw, self.num_features[i]).permute(
+                        0, 3, 1, 2).contiguous())
+            hw = hw_next
+        return tuple(outs)

@@ -1,0 +1,227 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""What Agent-PVT and Agent-Swin share: the official-kwarg aliases, arch
+presets, stage freezing, ``norm_eval`` and pretrained loading."""
+import copy
+import functools
+import re
+import warnings
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmengine.runner.checkpoint import CheckpointLoader
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..utils.checkpoint import (CheckpointLoadError, extract_state_dict,
+                                load_checkpoint_file)
+
+NORM_TYPES = (_BatchNorm, nn.LayerNorm, nn.GroupNorm)
+
+
+def accepts_official_kwargs(aliases: Dict[str, str],
+                            ignored: Sequence[str] = ()):
+    """Let ``__init__`` take the official backbone dicts unchanged.
+
+    ``aliases`` maps an official name to ours (e.g. ``img_size`` ->
+    ``pretrain_img_size``); ``ignored`` names are accepted and dropped because
+    the official code ignores them too (e.g. ``num_classes``, ``qk_scale``).
+    """
+
+    def decorator(init):
+
+        @functools.wraps(init)
+        def wrapper(self, *args, **kwargs):
+            for official, ours in aliases.items():
+                if official in kwargs:
+                    if ours in kwargs:
+                        raise TypeError(f'{type(self).__name__} got both '
+                                        f'{official!r} and its alias '
+                                        f'{ours!r}')
+                    kwargs[ours] = kwargs.pop(official)
+            for name in ignored:
+                kwargs.pop(name, None)
+            return init(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def resolve_arch(cls_name: str, arch, arch_zoo: Dict[str, dict],
+                 overrides: dict) -> dict:
+    """An ``arch`` preset (name or dict with the preset's keys) updated with
+    the explicitly given (non-None) structural kwargs."""
+    if isinstance(arch, str):
+        key = arch.lower()
+        if key not in arch_zoo:
+            raise ValueError(f'{cls_name}: unknown arch {arch!r}; choose one '
+                             f'of {sorted(arch_zoo)} or pass a dict')
+        settings = copy.deepcopy(arch_zoo[key])
+    elif isinstance(arch, dict):
+        required = set(next(iter(arch_zoo.values())))
+        if set(arch) != required:
+            raise ValueError(f'{cls_name}: a custom arch dict needs exactly '
+                             f'the keys {sorted(required)}, got '
+                             f'{sorted(arch)}')
+        settings = copy.deepcopy(arch)
+    else:
+        raise TypeError(f'{cls_name}: arch must be a str or dict, got '
+                        f'{type(arch).__name__}')
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+def per_stage(name: str, value, num_stages: int) -> list:
+    """Broadcast a scalar to all stages and check list lengths."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != num_stages:
+            raise ValueError(f'{name} needs {num_stages} entries (one per '
+                             f'stage), got {len(value)}: {value}')
+        return list(value)
+    return [value] * num_stages
+
+
+class AgentBackbone(BaseModule):
+    """Base of the Agent backbones.
+
+    Subclasses build their layers, then call :meth:`_setup_outputs`, and
+    implement :meth:`_stem_parts` and :meth:`_stage_parts` for freezing, and
+    may list in :attr:`optional_keys` the state-dict keys an official
+    ImageNet checkpoint legitimately lacks.
+    """
+
+    # Regexes (re.fullmatch) of keys a checkpoint may lack without error.
+    optional_keys: Sequence[str] = ()
+
+    def __init__(self, init_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None):
+        if init_cfg is not None and pretrained is not None:
+            raise ValueError('init_cfg and pretrained cannot be set at the '
+                             'same time')
+        if isinstance(pretrained, str):
+            warnings.warn('DeprecationWarning: pretrained is deprecated, '
+                          'please use "init_cfg" instead')
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        elif pretrained is not None:
+            raise TypeError('pretrained must be a str or None')
+        super().__init__(init_cfg=init_cfg)
+
+    def _setup_outputs(self, num_stages: int, out_indices: Sequence[int],
+                       frozen_stages: int, norm_eval: bool) -> None:
+        out_indices = tuple(out_indices)
+        if not out_indices or any(not 0 <= i < num_stages
+                                  for i in out_indices):
+            raise ValueError(f'out_indices must be a non-empty subset of '
+                             f'0..{num_stages - 1}, got {out_indices}')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
+                             f'got {frozen_stages}')
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------
+    # freezing
+    # ------------------------------------------------------------------
+    def _stem_parts(self) -> List:
+        """Modules/parameters frozen by ``frozen_stages >= 0``."""
+        raise NotImplementedError
+
+    def _stage_parts(self, index: int) -> List:
+        """Modules/parameters of stage ``index`` (0-based)."""
+        raise NotImplementedError
+
+    def _frozen_parts(self) -> Iterable:
+        if self.frozen_stages >= 0:
+            yield from self._stem_parts()
+        for i in range(self.frozen_stages):
+            yield from self._stage_parts(i)
+
+    def _freeze_stages(self) -> None:
+        for part in self._frozen_parts():
+            if isinstance(part, nn.Parameter):
+                part.requires_grad = False
+            else:
+                part.eval()  # no dropout / drop-path in frozen stages
+                for param in part.parameters():
+                    param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        """Keep frozen stages (and norms with ``norm_eval``) in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, NORM_TYPES):
+                    m.eval()
+        return self
+
+    # ------------------------------------------------------------------
+    # weights
+    # ------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """Load ``init_cfg=dict(type='Pretrained', checkpoint=...)`` (optional
+        ``prefix``); otherwise keep the construction-time initialisation
+        (truncated normal, like the official code) or run other init_cfg."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            if 'checkpoint' not in cfg:
+                raise ValueError(f'{type(self).__name__}: init_cfg of type '
+                                 f'Pretrained needs a "checkpoint"')
+            self.load_pretrained(cfg['checkpoint'], prefix=cfg.get('prefix'))
+            self._is_init = True
+        elif cfg is not None:
+            super().init_weights()
+
+    def load_pretrained(self, checkpoint: str,
+                        prefix: Optional[str] = None) -> None:
+        """Load an official ImageNet/detection/segmentation checkpoint, an
+        mmengine checkpoint or a bare state dict into this backbone.
+
+        Missing and unexpected keys are logged. A file that cannot be read,
+        holds no weights of this backbone, has a differently shaped tensor
+        or lacks one of its weights raises :class:`CheckpointLoadError`
+        naming the file and the first offending key.
+        """
+        if '://' in str(checkpoint):  # http(s)://, open-mmlab://, ...
+            ckpt = CheckpointLoader.load_checkpoint(checkpoint, 'cpu')
+        else:
+            ckpt = load_checkpoint_file(checkpoint)
+        state_dict = extract_state_dict(ckpt, checkpoint, prefix)
+        name = type(self).__name__
+        own = self.state_dict()
+        if not any(k in own for k in state_dict):
+            raise CheckpointLoadError(
+                f'{checkpoint} holds no weight of {name}: its first key is '
+                f'{next(iter(state_dict))!r}, {name} expects keys like '
+                f'{next(iter(own))!r}')
+        for key, value in state_dict.items():
+            if key in own and value.shape != own[key].shape:
+                raise CheckpointLoadError(
+                    f'{checkpoint} does not fit this {name}: {key!r} has '
+                    f'shape {tuple(value.shape)} in the checkpoint but '
+                    f'{tuple(own[key].shape)} in the model (another arch, '
+                    f'or another pretrain_img_size?)')
+        missing = [k for k in own if k not in state_dict]
+        required = [
+            k for k in missing
+            if not any(re.fullmatch(p, k) for p in self.optional_keys)
+        ]
+        if required:
+            raise CheckpointLoadError(
+                f'{checkpoint} does not fit this {name}: it lacks '
+                f'{required[0]!r} (shape {tuple(own[required[0]].shape)}) '
+                f'and {len(required) - 1} more weights (another arch?)')
+        unexpected = [k for k in state_dict if k not in own]
+        self.load_state_dict(state_dict, strict=False)
+        print_log(f'{name}: loaded {checkpoint}', logger='current')
+        if missing:
+            print_log(f'{name}: missing keys (kept at init): '
+                      f'{", ".join(missing)}', logger='current',
+                      level=30)
+        if unexpected:
+            print_log(f'{name}: unexpected keys (ignored): '
+                      f'{", ".join(unexpected)}', logger='current',
+                      level=30)

@@ -1,0 +1,268 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Agent attention (Han et al., "Agent Attention: On the Integration of Softmax
+and Linear Attention", ECCV 2024), shared by Agent-PVT and Agent-Swin.
+
+A small set of *agent tokens* is average-pooled from the queries. The agents
+first attend to all keys/values (agent aggregation), then every query attends
+to the agents (agent broadcast), so the cost is linear in the number of tokens.
+Two learned position biases and a depth-wise convolution over the values
+complete the module.
+"""
+import math
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+
+# ``an_bias``/``na_bias`` are stored on a fixed 7x7 grid whatever the stage.
+BLOCK_BIAS_SIZE = 7
+
+
+def resize_bilinear(x: torch.Tensor, size: Sequence[int],
+                    skip_identity: bool = False) -> torch.Tensor:
+    """Bilinear resize with ``align_corners=False``, as the official code.
+
+    A same-size bilinear resize is an exact copy, so ``skip_identity`` only
+    saves the copy; it never changes a value.
+    """
+    if skip_identity and tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=tuple(size), mode='bilinear',
+                         align_corners=False)
+
+
+class AgentAttention(BaseModule):
+    """Global agent attention over a ``(H, W)`` token map.
+
+    Args:
+        embed_dims (int): Number of channels ``C``.
+        num_heads (int): Number of heads ``h``; ``d = C // h``.
+        agent_num (int): Number of agents of the ImageNet model, a perfect
+            square ``A = p * p`` (9, 16 or 49). It sizes the learned biases.
+        agent_shape (tuple[int, int]): Downstream agent grid ``(a_h, a_w)``;
+            ``Na = a_h * a_w`` agents are pooled from the queries.
+        bias_hw (tuple[int, int]): Pretraining feature size ``(Hc, Wc)`` of
+            the stage (``224 / stride``). It sizes the row/column biases.
+        fused_qkv (bool): ``True`` builds one ``qkv`` Linear (Swin layout),
+            ``False`` builds ``q`` and ``kv`` Linears (PVT layout).
+            Default: True.
+        qkv_bias (bool): Bias in the q/k/v projections. Default: True.
+        attn_drop (float): Dropout on both attention maps. Default: 0.
+        proj_drop (float): Dropout after the output projection. Default: 0.
+        kernel_size (int): Kernel of the depth-wise conv on ``v``. Default: 3.
+        scale (float): Logits are scaled by ``d ** scale``. Default: -0.5.
+        exact (bool): ``True`` follows the official operation order exactly
+            (explicit matmul + softmax, biases rebuilt every call). ``False``
+            (default) is the fast path: one fused bias resize per direction,
+            broadcast biases cached per input size when no gradient is
+            needed, and both softmaxes through
+            :func:`torch.nn.functional.scaled_dot_product_attention`. The two
+            agree to ~1e-6 in fp32.
+        init_cfg (dict, optional): Initialization config. Default: None.
+
+    Shapes:
+        - x: ``(B, H * W, C)`` tokens in row-major order.
+        - output: ``(B, H * W, C)``.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 agent_num: int,
+                 agent_shape: Sequence[int],
+                 bias_hw: Sequence[int],
+                 fused_qkv: bool = True,
+                 qkv_bias: bool = True,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.,
+                 kernel_size: int = 3,
+                 scale: float = -0.5,
+                 exact: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
+                             f'num_heads ({num_heads})')
+        pool_side = math.isqrt(agent_num)
+        if pool_side * pool_side != agent_num:
+            raise ValueError(f'agent_num must be a perfect square (the '
+                             f'ImageNet agent grid), got {agent_num}')
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.agent_num = agent_num
+        self.pool_side = pool_side
+        self.agent_shape = tuple(int(s) for s in agent_shape)
+        self.bias_hw = tuple(int(s) for s in bias_hw)
+        self.scale = self.head_dims**scale
+        self.fused_qkv = fused_qkv
+        self.exact = exact
+        self._bias_cache: Dict[tuple, Tuple[torch.Tensor, torch.Tensor]] = {}
+
+        h, A = num_heads, agent_num
+        Hc, Wc = self.bias_hw
+        # Agent->token biases, then token->agent biases (official names).
+        self.an_bias = nn.Parameter(
+            torch.zeros(h, A, BLOCK_BIAS_SIZE, BLOCK_BIAS_SIZE))
+        self.na_bias = nn.Parameter(
+            torch.zeros(h, A, BLOCK_BIAS_SIZE, BLOCK_BIAS_SIZE))
+        self.ah_bias = nn.Parameter(torch.zeros(1, h, A, Hc, 1))
+        self.aw_bias = nn.Parameter(torch.zeros(1, h, A, 1, Wc))
+        self.ha_bias = nn.Parameter(torch.zeros(1, h, Hc, 1, A))
+        self.wa_bias = nn.Parameter(torch.zeros(1, h, 1, Wc, A))
+        for bias in (self.an_bias, self.na_bias, self.ah_bias, self.aw_bias,
+                     self.ha_bias, self.wa_bias):
+            trunc_normal_(bias, std=.02)
+
+        if fused_qkv:
+            self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        else:
+            self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+            self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.dwc = nn.Conv2d(
+            embed_dims,
+            embed_dims,
+            kernel_size=kernel_size,
+            padding=kernel_size // 2,
+            groups=embed_dims)
+
+    # ------------------------------------------------------------------
+    # position biases
+    # ------------------------------------------------------------------
+    def _to_agent_grid(self, bias: torch.Tensor, hw: Tuple[int, int],
+                       skip_identity: bool) -> torch.Tensor:
+        """Map ``(h, A, H, W)`` biases onto the downstream agent grid.
+
+        The ``A`` axis is the ImageNet ``p x p`` agent grid; it is resized
+        bilinearly to ``agent_shape``. Returns ``(h, H * W, Na)``.
+        """
+        h = self.num_heads
+        n = hw[0] * hw[1]
+        p = self.pool_side
+        bias = bias.reshape(h, p, p, n).permute(0, 3, 1, 2)
+        bias = resize_bilinear(bias, self.agent_shape, skip_identity)
+        return bias.reshape(h, n, -1)
+
+    def _row_col_biases(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Sum of the row and column biases, both as ``(h, A, Hc, Wc)``."""
+        agent_to_token = (self.ah_bias + self.aw_bias).squeeze(0)
+        token_to_agent = (self.ha_bias + self.wa_bias).squeeze(0).permute(
+            0, 3, 1, 2)
+        return agent_to_token, token_to_agent
+
+    def _exact_biases(self, hw: Tuple[int, int]):
+        """Official order: each term resized twice on its own, then summed.
+
+        Returns ``(h, Na, H*W)`` and ``(h, H*W, Na)`` biases.
+        """
+        ahw, haw = self._row_col_biases()
+
+        def transform(bias):
+            return self._to_agent_grid(
+                resize_bilinear(bias, hw), hw, skip_identity=False)
+
+        agent_bias = transform(self.an_bias).transpose(1, 2) + \
+            transform(ahw).transpose(1, 2)
+        token_bias = transform(self.na_bias) + transform(haw)
+        return agent_bias, token_bias
+
+    def _fast_biases(self, hw: Tuple[int, int]):
+        """Resizing is linear: sum both terms at (H, W), then resize once."""
+        ahw, haw = self._row_col_biases()
+        agent_bias = self._to_agent_grid(
+            resize_bilinear(self.an_bias, hw, True) +
+            resize_bilinear(ahw, hw, True), hw, True).transpose(1, 2)
+        token_bias = self._to_agent_grid(
+            resize_bilinear(self.na_bias, hw, True) +
+            resize_bilinear(haw, hw, True), hw, True)
+        return agent_bias, token_bias
+
+    def position_biases(self, hw: Tuple[int, int], dtype: torch.dtype):
+        """The two biases for an ``(H, W)`` map: ``(1, h, Na, H*W)`` added to
+        the agent->token logits and ``(1, h, H*W, Na)`` added to the
+        token->agent logits."""
+        if self.exact:
+            agent_bias, token_bias = self._exact_biases(hw)
+            return agent_bias.unsqueeze(0), token_bias.unsqueeze(0)
+        # Biases only depend on the parameters and (H, W): reuse them when no
+        # gradient flows (inference). Keyed on the parameter versions so an
+        # in-place update or a new checkpoint invalidates the cache.
+        cacheable = not (torch.is_grad_enabled() and self.an_bias.requires_grad)
+        if cacheable:
+            key = (hw, dtype, self.an_bias.device,
+                   tuple(p._version for p in (self.an_bias, self.na_bias,
+                                              self.ah_bias, self.aw_bias,
+                                              self.ha_bias, self.wa_bias)),
+                   tuple(p.data_ptr() for p in (self.an_bias, self.ah_bias)))
+            cached = self._bias_cache.get(key)
+            if cached is not None:
+                return cached
+        agent_bias, token_bias = self._fast_biases(hw)
+        biases = (agent_bias.unsqueeze(0).to(dtype),
+                  token_bias.unsqueeze(0).to(dtype))
+        if cacheable:
+            if len(self._bias_cache) >= 8:  # bound memory for varied sizes
+                self._bias_cache.clear()
+            self._bias_cache[key] = biases
+        return biases
+
+    # ------------------------------------------------------------------
+    def _project(self, x: torch.Tensor):
+        b, n, c = x.shape
+        if self.fused_qkv:
+            qkv = self.qkv(x).reshape(b, n, 3, c).permute(2, 0, 1, 3)
+            return qkv[0], qkv[1], qkv[2]
+        kv = self.kv(x).reshape(b, n, 2, c).permute(2, 0, 1, 3)
+        return self.q(x), kv[0], kv[1]
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        return x.reshape(b, n, self.num_heads, self.head_dims).permute(
+            0, 2, 1, 3)
+
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+        """Args: x ``(B, H*W, C)``, hw_shape ``(H, W)``. Returns
+        ``(B, H*W, C)``."""
+        b, n, c = x.shape
+        H, W = hw_shape
+        hw = (int(H), int(W))
+        q, k, v = self._project(x)
+        # Agents: adaptive average pooling of the (unscaled) queries.
+        agents = F.adaptive_avg_pool2d(
+            q.reshape(b, H, W, c).permute(0, 3, 1, 2), self.agent_shape)
+        agents = agents.reshape(b, c, -1).permute(0, 2, 1)
+        q, k, v, agents = (self._split_heads(t) for t in (q, k, v, agents))
+        agent_bias, token_bias = self.position_biases(hw, q.dtype)
+
+        if self.exact:
+            b_rep = (b, 1, 1, 1)  # the official code materialises per image
+            agent_attn = (agents * self.scale) @ k.transpose(-2, -1)
+            agent_attn = (agent_attn + agent_bias.repeat(b_rep)).softmax(-1)
+            agent_v = self.attn_drop(agent_attn) @ v
+            q_attn = (q * self.scale) @ agents.transpose(-2, -1)
+            q_attn = (q_attn + token_bias.repeat(b_rep)).softmax(-1)
+            out = self.attn_drop(q_attn) @ agent_v
+        else:
+            p = self.attn_drop.p if self.training else 0.
+            agent_v = F.scaled_dot_product_attention(
+                agents, k, v, attn_mask=agent_bias, dropout_p=p,
+                scale=self.scale)
+            out = F.scaled_dot_product_attention(
+                q, agents, agent_v, attn_mask=token_bias, dropout_p=p,
+                scale=self.scale)
+
+        out = out.transpose(1, 2).reshape(b, n, c)
+        v_map = v.transpose(1, 2).reshape(b, H, W, c).permute(0, 3, 1, 2)
+        out = out + self.dwc(v_map).permute(0, 2, 3, 1).reshape(b, n, c)
+        return self.proj_drop(self.proj(out))
+
+    def extra_repr(self) -> str:
+        return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '
+                f'agent_num={self.agent_num}, agent_shape={self.agent_shape}, '
+                f'bias_hw={self.bias_hw}, exact={self.exact}')

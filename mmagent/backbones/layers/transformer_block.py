@@ -1,0 +1,81 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""The pre-norm transformer block shared by Agent-PVT and Agent-Swin."""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn.bricks.drop import DropPath
+from mmengine.model import BaseModule
+
+
+class Mlp(BaseModule):
+    """``fc1 -> act -> drop -> fc2 -> drop`` (official key names).
+
+    Shapes: ``(..., C) -> (..., C)``.
+    """
+
+    def __init__(self,
+                 in_features: int,
+                 hidden_features: int,
+                 act_cfg: dict = dict(type='GELU'),
+                 drop: float = 0.,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = build_activation_layer(act_cfg)
+        self.fc2 = nn.Linear(hidden_features, in_features)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.act(self.fc1(x)))
+        return self.drop(self.fc2(x))
+
+
+class TransformerBlock(BaseModule):
+    """``x + drop_path(attn(norm1(x)))`` then ``x + drop_path(mlp(norm2(x)))``.
+
+    Args:
+        embed_dims (int): Channels ``C``.
+        attn (nn.Module): Token mixer called as ``attn(tokens, hw_shape)``;
+            it is stored under the official name ``attn``.
+        mlp_ratio (float): Hidden width of the MLP relative to ``C``.
+        drop (float): Dropout inside the MLP. Default: 0.
+        drop_path (float): Stochastic depth rate. Default: 0.
+        norm_cfg (dict): Config of ``norm1``/``norm2``.
+        act_cfg (dict): Activation of the MLP. Default: GELU.
+        with_cp (bool): Gradient checkpointing (saves memory, costs one
+            recomputation of the block in backward). Default: False.
+
+    Shapes:
+        - x: ``(B, H*W, C)``; hw_shape: ``(H, W)``; output ``(B, H*W, C)``.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 attn: nn.Module,
+                 mlp_ratio: float,
+                 drop: float = 0.,
+                 drop_path: float = 0.,
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 act_cfg: dict = dict(type='GELU'),
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.with_cp = with_cp
+        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.attn = attn
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), act_cfg, drop)
+
+    def _forward(self, x: torch.Tensor, hw_shape: Sequence[int]):
+        x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+        if self.with_cp and self.training and x.requires_grad:
+            return cp.checkpoint(self._forward, x, hw_shape,
+                                 use_reentrant=False)
+        return self._forward(x, hw_shape)
