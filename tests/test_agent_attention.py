@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+from mmagent.backbones.layers import AgentAttention
+
+
+def make_pair(fused_qkv=True, **kwargs):
+    cfg = dict(embed_dims=32, num_heads=4, agent_num=16, agent_shape=(5, 6),
+               bias_hw=(14, 14), fused_qkv=fused_qkv, **kwargs)
+    fast = AgentAttention(**cfg)
+    exact = AgentAttention(exact=True, **cfg)
+    exact.load_state_dict(fast.state_dict())
+    return fast.eval(), exact.eval()
+
+
+@pytest.mark.parametrize('fused_qkv', [True, False])
+@pytest.mark.parametrize('hw', [(14, 14), (9, 23), (3, 4)])
+def test_fast_matches_exact(fused_qkv, hw):
+    fast, exact = make_pair(fused_qkv)
+    x = torch.randn(2, hw[0] * hw[1], 32)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x, hw), exact(x, hw),
+                                   rtol=1e-5, atol=1e-5)
+    # and with gradients (no cache), the gradients agree too
+    grads = []
+    for m in (fast, exact):
+        m.zero_grad()
+        m(x, hw).square().sum().backward()
+        grads.append(m.an_bias.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+def test_exact_bias_follows_official_order():
+    """Each bias term is resized to (H, W), then over the agent grid, and
+    the two terms are summed afterwards."""
+    _, exact = make_pair()
+    hw = (9, 23)
+    agent_bias, token_bias = exact.position_biases(hw, torch.float32)
+    assert agent_bias.shape == (1, 4, 30, 9 * 23)
+    assert token_bias.shape == (1, 4, 9 * 23, 30)
+    F = torch.nn.functional
+
+    def two_step(bias):
+        bias = F.interpolate(bias, size=hw, mode='bilinear')
+        bias = bias.reshape(4, 4, 4, -1).permute(0, 3, 1, 2)
+        return F.interpolate(bias, size=(5, 6), mode='bilinear').reshape(
+            4, 9 * 23, 30)
+
+    ref = two_step(exact.an_bias.data).transpose(1, 2) + two_step(
+        (exact.ah_bias + exact.aw_bias).squeeze(0).data).transpose(1, 2)
+    assert torch.equal(agent_bias[0], ref)
+
+
+def test_bias_cache_used_without_grad_and_invalidated_by_updates():
+    fast, _ = make_pair()
+    x = torch.randn(1, 49, 32)
+    with torch.no_grad():
+        first = fast(x, (7, 7))
+        assert len(fast._bias_cache) == 1
+        second = fast(x, (7, 7))
+    assert torch.equal(first, second)
+    with torch.no_grad():
+        fast.an_bias.add_(1.0)  # e.g. an optimizer step or a new checkpoint
+        third = fast(x, (7, 7))
+    assert not torch.equal(first, third)
+    fast.train()
+    out = fast(x, (7, 7))  # grad enabled: never served from the cache
+    out.sum().backward()
+    assert fast.an_bias.grad is not None and fast.an_bias.grad.abs().sum() > 0
+
+
+def test_agents_outnumber_tokens():
+    """PVT stage 4 at 800 px: 28x28 agents pooled from a 25x42 map, and
+    smaller-than-agent-grid maps work too."""
+    fast, exact = make_pair()
+    for hw in [(2, 3), (1, 1)]:
+        x = torch.randn(1, hw[0] * hw[1], 32)
+        with torch.no_grad():
+            torch.testing.assert_close(fast(x, hw), exact(x, hw),
+                                       rtol=1e-5, atol=1e-5)
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError, match='perfect square'):
+        AgentAttention(32, 4, 10, (3, 3), (7, 7))
+    with pytest.raises(ValueError, match='divisible'):
+        AgentAttention(30, 4, 9, (3, 3), (7, 7))
