@@ -56,17 +56,41 @@ def test_bias_cache_used_without_grad_and_invalidated_by_updates():
     x = torch.randn(1, 49, 32)
     with torch.no_grad():
         first = fast(x, (7, 7))
-        assert len(fast._bias_cache) == 1
+        cached = fast._bias_cache[1]
         second = fast(x, (7, 7))
+        assert fast._bias_cache[1] is cached  # reused, not rebuilt
     assert torch.equal(first, second)
     with torch.no_grad():
         fast.an_bias.add_(1.0)  # e.g. an optimizer step or a new checkpoint
         third = fast(x, (7, 7))
+        assert fast._bias_cache[1] is not cached
     assert not torch.equal(first, third)
     fast.train()
     out = fast(x, (7, 7))  # grad enabled: never served from the cache
+    assert fast._bias_cache is None
     out.sum().backward()
     assert fast.an_bias.grad is not None and fast.an_bias.grad.abs().sum() > 0
+
+
+def test_bias_cache_is_bounded(monkeypatch):
+    fast, _ = make_pair()
+    # (7, 7) biases: 2 * 4 heads * 30 agents * 49 tokens * 4 bytes
+    monkeypatch.setattr(AgentAttention, 'bias_cache_bytes', 2 * 4 * 30 * 49 * 4)
+    with torch.no_grad():
+        fast(torch.randn(1, 49, 32), (7, 7))
+        assert fast._bias_cache is not None
+        fast(torch.randn(1, 64, 32), (8, 8))  # larger: not kept
+        assert fast._bias_cache is None
+
+
+def test_fast_biases_match_exact_biases():
+    fast, exact = make_pair()
+    for hw in [(14, 14), (3, 50), (61, 17)]:
+        with torch.no_grad():
+            ref = exact.position_biases(hw, torch.float32)
+            out = fast.position_biases(hw, torch.float32)
+        for o, r in zip(out, ref):
+            torch.testing.assert_close(o, r, rtol=0, atol=1e-6)
 
 
 def test_agents_outnumber_tokens():

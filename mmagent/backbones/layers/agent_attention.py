@@ -9,7 +9,7 @@ Two learned position biases and a depth-wise convolution over the values
 complete the module.
 """
 import math
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -21,15 +21,18 @@ from mmengine.model.weight_init import trunc_normal_
 BLOCK_BIAS_SIZE = 7
 
 
-def resize_bilinear(x: torch.Tensor, size: Sequence[int],
-                    skip_identity: bool = False) -> torch.Tensor:
-    """Bilinear resize with ``align_corners=False``, as the official code.
+def interp_matrix(src: int, dst: int, like: torch.Tensor) -> torch.Tensor:
+    """``(dst, src)`` weights of a 1-D bilinear resize (align_corners=False),
+    taken from :func:`F.interpolate` itself so they match it exactly."""
+    eye = torch.eye(src, dtype=like.dtype, device=like.device)
+    weights = F.interpolate(
+        eye.view(1, src, src, 1), size=(dst, 1), mode='bilinear',
+        align_corners=False)
+    return weights[0, :, :, 0].t()
 
-    A same-size bilinear resize is an exact copy, so ``skip_identity`` only
-    saves the copy; it never changes a value.
-    """
-    if skip_identity and tuple(x.shape[-2:]) == tuple(size):
-        return x
+
+def resize_bilinear(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Bilinear resize with ``align_corners=False``, as the official code."""
     return F.interpolate(x, size=tuple(size), mode='bilinear',
                          align_corners=False)
 
@@ -55,18 +58,25 @@ class AgentAttention(BaseModule):
         kernel_size (int): Kernel of the depth-wise conv on ``v``. Default: 3.
         scale (float): Logits are scaled by ``d ** scale``. Default: -0.5.
         exact (bool): ``True`` follows the official operation order exactly
-            (explicit matmul + softmax, biases rebuilt every call). ``False``
-            (default) is the fast path: one fused bias resize per direction,
-            broadcast biases cached per input size when no gradient is
-            needed, and both softmaxes through
-            :func:`torch.nn.functional.scaled_dot_product_attention`. The two
-            agree to ~1e-6 in fp32.
+            (four two-step bias resizes, biases repeated per image, explicit
+            matmul + softmax). ``False`` (default) is the fast path: each
+            bias built by one matmul from the separable form of the resizes,
+            broadcast over the batch (never repeated), reused at inference
+            while small (``bias_cache_bytes``), and both softmaxes through
+            :func:`torch.nn.functional.scaled_dot_product_attention` with the
+            bias as float mask. The two agree to ~1e-6 in fp32.
         init_cfg (dict, optional): Initialization config. Default: None.
 
     Shapes:
         - x: ``(B, H * W, C)`` tokens in row-major order.
         - output: ``(B, H * W, C)``.
     """
+
+    #: Inference reuses the biases of the last input size when both fit in
+    #: this many bytes per module; larger ones are recomputed every call
+    #: (cheap in the separable form), so the cache stays small at detection
+    #: and segmentation resolutions. 0 disables the cache.
+    bias_cache_bytes = 32 * 2**20
 
     def __init__(self,
                  embed_dims: int,
@@ -100,7 +110,8 @@ class AgentAttention(BaseModule):
         self.scale = self.head_dims**scale
         self.fused_qkv = fused_qkv
         self.exact = exact
-        self._bias_cache: Dict[tuple, Tuple[torch.Tensor, torch.Tensor]] = {}
+        self.num_agents = self.agent_shape[0] * self.agent_shape[1]
+        self._bias_cache: Optional[tuple] = None  # (key, biases)
 
         h, A = num_heads, agent_num
         Hc, Wc = self.bias_hw
@@ -135,8 +146,8 @@ class AgentAttention(BaseModule):
     # ------------------------------------------------------------------
     # position biases
     # ------------------------------------------------------------------
-    def _to_agent_grid(self, bias: torch.Tensor, hw: Tuple[int, int],
-                       skip_identity: bool) -> torch.Tensor:
+    def _to_agent_grid(self, bias: torch.Tensor,
+                       hw: Tuple[int, int]) -> torch.Tensor:
         """Map ``(h, A, H, W)`` biases onto the downstream agent grid.
 
         The ``A`` axis is the ImageNet ``p x p`` agent grid; it is resized
@@ -146,7 +157,7 @@ class AgentAttention(BaseModule):
         n = hw[0] * hw[1]
         p = self.pool_side
         bias = bias.reshape(h, p, p, n).permute(0, 3, 1, 2)
-        bias = resize_bilinear(bias, self.agent_shape, skip_identity)
+        bias = resize_bilinear(bias, self.agent_shape)
         return bias.reshape(h, n, -1)
 
     def _row_col_biases(self) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -164,8 +175,7 @@ class AgentAttention(BaseModule):
         ahw, haw = self._row_col_biases()
 
         def transform(bias):
-            return self._to_agent_grid(
-                resize_bilinear(bias, hw), hw, skip_identity=False)
+            return self._to_agent_grid(resize_bilinear(bias, hw), hw)
 
         agent_bias = transform(self.an_bias).transpose(1, 2) + \
             transform(ahw).transpose(1, 2)
@@ -173,15 +183,51 @@ class AgentAttention(BaseModule):
         return agent_bias, token_bias
 
     def _fast_biases(self, hw: Tuple[int, int]):
-        """Resizing is linear: sum both terms at (H, W), then resize once."""
-        ahw, haw = self._row_col_biases()
-        agent_bias = self._to_agent_grid(
-            resize_bilinear(self.an_bias, hw, True) +
-            resize_bilinear(ahw, hw, True), hw, True).transpose(1, 2)
-        token_bias = self._to_agent_grid(
-            resize_bilinear(self.na_bias, hw, True) +
-            resize_bilinear(haw, hw, True), hw, True)
-        return agent_bias, token_bias
+        """The same biases from the separable form of the two resizes.
+
+        Both bilinear resizes are linear maps along separate axes, so they
+        commute: the agent-grid resize is applied first, on the small
+        parameters, and the spatial resize is written as ``Ry @ B @ Rx^T``
+        with the exact PyTorch interpolation weights. The row/column biases
+        are sums of a row term and a column term, which stay 1-D through the
+        resize (bilinear weights sum to one). Each bias is then produced by
+        one matmul straight into the layout attention needs, without the
+        ``(h, A, H, W)`` and ``(h, H*W, p, p)`` intermediates.
+        """
+        H, W = hw
+        h = self.num_heads
+        ref = self.an_bias
+        agent_grid = torch.kron(
+            interp_matrix(self.pool_side, self.agent_shape[0], ref),
+            interp_matrix(self.pool_side, self.agent_shape[1], ref))  # Na, A
+        ry7 = interp_matrix(BLOCK_BIAS_SIZE, H, ref)  # (H, 7)
+        rx7 = interp_matrix(BLOCK_BIAS_SIZE, W, ref)  # (W, 7)
+        ryc = interp_matrix(self.bias_hw[0], H, ref)  # (H, Hc)
+        rxc = interp_matrix(self.bias_hw[1], W, ref)  # (W, Wc)
+        num_agents = agent_grid.shape[0]
+
+        # agent -> token, (h, Na, H, W)
+        block = torch.einsum('ja,hars->hjrs', agent_grid, self.an_bias)
+        rows = torch.einsum('ja,hay->hjy', agent_grid,
+                            self.ah_bias[0, ..., 0] @ ryc.t())  # (h, Na, H)
+        cols = torch.einsum('ja,hax->hjx', agent_grid,
+                            self.aw_bias[0, :, :, 0] @ rxc.t())  # (h, Na, W)
+        # Ry @ (block @ Rx^T + cols) + rows as one matmul over [Ry | rows].
+        right = torch.cat([block @ rx7.t() + cols.unsqueeze(2),
+                           cols.new_ones(h, num_agents, 1, W)], dim=2)
+        left = torch.cat([ry7.expand(h, num_agents, H, BLOCK_BIAS_SIZE),
+                          rows.unsqueeze(-1)], dim=3)
+        agent_bias = (left @ right).reshape(h, num_agents, H * W)
+
+        # token -> agent, (h, H, W, Na)
+        block = torch.einsum('ja,hars,xs->hrxj', agent_grid, self.na_bias,
+                             rx7)  # (h, 7, W, Na)
+        rows = ryc @ self.ha_bias[0, :, :, 0] @ agent_grid.t()  # (h, H, Na)
+        cols = rxc @ self.wa_bias[0, :, 0] @ agent_grid.t()  # (h, W, Na)
+        right = (block + cols.unsqueeze(1)).reshape(h, BLOCK_BIAS_SIZE, -1)
+        token_bias = (ry7 @ right).view(h, H, W, num_agents)
+        token_bias.add_(rows.unsqueeze(2))  # matmul's backward needs no output
+        return agent_bias, token_bias.reshape(h, H * W, num_agents)
 
     def position_biases(self, hw: Tuple[int, int], dtype: torch.dtype):
         """The two biases for an ``(H, W)`` map: ``(1, h, Na, H*W)`` added to
@@ -190,26 +236,25 @@ class AgentAttention(BaseModule):
         if self.exact:
             agent_bias, token_bias = self._exact_biases(hw)
             return agent_bias.unsqueeze(0), token_bias.unsqueeze(0)
-        # Biases only depend on the parameters and (H, W): reuse them when no
-        # gradient flows (inference). Keyed on the parameter versions so an
-        # in-place update or a new checkpoint invalidates the cache.
-        cacheable = not (torch.is_grad_enabled() and self.an_bias.requires_grad)
+        # Biases only depend on the parameters and (H, W): at inference the
+        # last pair is reused while it is small (see ``bias_cache_bytes``).
+        # The key holds the parameters' versions and storages, so an
+        # optimizer step, a loaded checkpoint or ``.to()`` invalidates it.
+        params = (self.an_bias, self.na_bias, self.ah_bias, self.aw_bias,
+                  self.ha_bias, self.wa_bias)
+        nbytes = 2 * self.num_heads * self.num_agents * hw[0] * hw[1] * \
+            torch.finfo(dtype).bits // 8
+        cacheable = nbytes <= self.bias_cache_bytes and not (
+            torch.is_grad_enabled() and any(p.requires_grad for p in params))
         if cacheable:
-            key = (hw, dtype, self.an_bias.device,
-                   tuple(p._version for p in (self.an_bias, self.na_bias,
-                                              self.ah_bias, self.aw_bias,
-                                              self.ha_bias, self.wa_bias)),
-                   tuple(p.data_ptr() for p in (self.an_bias, self.ah_bias)))
-            cached = self._bias_cache.get(key)
-            if cached is not None:
-                return cached
+            key = (hw, dtype, tuple((p._version, p.data_ptr(), p.device)
+                                    for p in params))
+            if self._bias_cache is not None and self._bias_cache[0] == key:
+                return self._bias_cache[1]
         agent_bias, token_bias = self._fast_biases(hw)
         biases = (agent_bias.unsqueeze(0).to(dtype),
                   token_bias.unsqueeze(0).to(dtype))
-        if cacheable:
-            if len(self._bias_cache) >= 8:  # bound memory for varied sizes
-                self._bias_cache.clear()
-            self._bias_cache[key] = biases
+        self._bias_cache = (key, biases) if cacheable else None
         return biases
 
     # ------------------------------------------------------------------

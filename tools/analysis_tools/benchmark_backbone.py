@@ -1,0 +1,189 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Latency and peak memory of the Agent backbones, fast vs exact path, next
+to mmdet's softmax backbones, measured side by side in one run.
+
+Every model of a setting (shape, batch, dtype, device) is timed in the same
+round-robin loop (one call of each model per round, after warm-up), so
+machine noise hits all of them alike; the median over rounds is reported,
+then ratios against the fast path.
+
+Examples::
+
+    python tools/analysis_tools/benchmark_backbone.py --shapes 800x1344 1600x1600
+    python tools/analysis_tools/benchmark_backbone.py --device cuda \
+        --dtypes fp32 fp16 --mode train --batch-sizes 2
+"""
+import argparse
+import statistics
+import time
+from collections import OrderedDict
+
+import torch
+
+import mmagent  # noqa: F401
+from mmagent import AgentPVT, AgentSwinTransformer
+from mmagent.utils.profiling import peak_memory
+
+DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
+
+
+def agent_pair(cls, arch):
+    """Fast and exact models sharing the same random weights."""
+
+    def build():
+        fast = cls(arch=arch, drop_path_rate=0.)
+        exact = cls(arch=arch, drop_path_rate=0., exact=True)
+        exact.load_state_dict(fast.state_dict())
+        return OrderedDict(fast=fast, exact=exact)
+
+    return build
+
+
+def mmdet_pvt_s():
+    from mmdet.models.backbones import PyramidVisionTransformer
+    return PyramidVisionTransformer(num_layers=[3, 4, 6, 3],
+                                    drop_path_rate=0.)
+
+
+def mmdet_swin_t():
+    from mmdet.models.backbones import SwinTransformer
+    return SwinTransformer(drop_path_rate=0.)
+
+
+# name -> (builder of {variant: model}, reference variant for ratios)
+SUITES = OrderedDict([
+    ('agent-pvt-s', (agent_pair(AgentPVT, 's'), 'mmdet-pvt-s')),
+    ('agent-swin-t', (agent_pair(AgentSwinTransformer, 't'), 'mmdet-swin-t')),
+])
+BASELINES = OrderedDict([('mmdet-pvt-s', mmdet_pvt_s),
+                         ('mmdet-swin-t', mmdet_swin_t)])
+ALL_MODELS = ['agent-pvt-s', 'agent-swin-t', 'mmdet-pvt-s', 'mmdet-swin-t']
+
+
+def parse_shape(text):
+    h, w = text.lower().split('x')
+    return int(h), int(w)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Benchmark Agent backbones (fast vs exact) and mmdet '
+        'softmax backbones side by side')
+    parser.add_argument('--models', nargs='+', default=ALL_MODELS,
+                        choices=ALL_MODELS)
+    parser.add_argument('--shapes', nargs='+', type=parse_shape,
+                        default=[(800, 1344)], metavar='HxW')
+    parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1])
+    parser.add_argument('--dtypes', nargs='+', default=['fp32'],
+                        choices=list(DTYPES),
+                        help='fp16/bf16 run under torch.autocast')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
+    parser.add_argument('--mode', default='inference',
+                        choices=['inference', 'train'],
+                        help='inference: no-grad forward; train: forward + '
+                        'backward of the summed outputs')
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--no-memory', action='store_true',
+                        help='skip the peak memory measurement')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch.set_num_threads for CPU runs')
+    return parser.parse_args()
+
+
+def make_step(model, x, dtype, device, mode):
+    autocast = dtype != torch.float32
+
+    def step():
+        with torch.autocast(device.type, dtype=dtype, enabled=autocast):
+            if mode == 'inference':
+                with torch.no_grad():
+                    return model(x)
+            outs = model(x)
+            loss = sum(o.float().mean() for o in outs)
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+        return outs
+
+    return step
+
+
+def synchronize(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def run_setting(models, shape, batch, dtype_name, device, args):
+    dtype = DTYPES[dtype_name]
+    x = torch.randn(batch, 3, *shape, device=device)
+    steps = OrderedDict()
+    for name, model in models.items():
+        model.to(device).train(args.mode == 'train')
+        steps[name] = make_step(model, x, dtype, device, args.mode)
+    for _ in range(args.warmup):
+        for step in steps.values():
+            step()
+    times = {name: [] for name in steps}
+    for _ in range(args.repeats):
+        for name, step in steps.items():  # round-robin: same noise for all
+            synchronize(device)
+            start = time.perf_counter()
+            step()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    memory = {}
+    if not args.no_memory:
+        for name, step in steps.items():
+            memory[name] = peak_memory(step, device)[1]
+    return {name: statistics.median(t) for name, t in times.items()}, memory
+
+
+def main():
+    args = parse_args()
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models = OrderedDict()
+    for name in args.models:
+        if name in SUITES:
+            for variant, model in SUITES[name][0]().items():
+                models[f'{name} {variant}'] = model
+        else:
+            models[name] = BASELINES[name]()
+    where = (torch.cuda.get_device_name(device) if device.type == 'cuda'
+             else f'CPU, {torch.get_num_threads()} threads')
+    print(f'device: {where}; torch {torch.__version__}; mode {args.mode}; '
+          f'median of {args.repeats} round-robin repeats after '
+          f'{args.warmup} warm-up')
+    header = (f'{"model":<22} {"shape":>10} {"batch":>5} {"dtype":>5} '
+              f'{"latency":>9} {"peak mem":>9}  ratios')
+    for shape in args.shapes:
+        for batch in args.batch_sizes:
+            for dtype_name in args.dtypes:
+                latency, memory = run_setting(models, shape, batch,
+                                              dtype_name, device, args)
+                print(header)
+                for name in models:
+                    line = (f'{name:<22} {shape[0]}x{shape[1]:<5} {batch:>5} '
+                            f'{dtype_name:>5} {latency[name] * 1000:>7.0f}ms ')
+                    line += (f'{memory[name] / 2**20:>7.0f}MB'
+                             if name in memory else f'{"-":>9}')
+                    suite = name.split(' ')[0]
+                    if name.endswith(' fast'):
+                        ratios = []
+                        for other in (f'{suite} exact', SUITES[suite][1]):
+                            if other in latency:
+                                ratios.append(
+                                    f'{other}/fast: time '
+                                    f'{latency[other] / latency[name]:.2f}x')
+                                if other in memory and memory[name]:
+                                    ratios[-1] += (
+                                        f', memory '
+                                        f'{memory[other] / memory[name]:.2f}x')
+                        line += '  ' + '; '.join(ratios)
+                    print(line)
+                print()
+
+
+if __name__ == '__main__':
+    main()
