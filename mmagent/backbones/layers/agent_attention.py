@@ -8,6 +8,7 @@ to the agents (agent broadcast), so the cost is linear in the number of tokens.
 Two learned position biases and a depth-wise convolution over the values
 complete the module.
 """
+import contextlib
 import math
 from typing import Optional, Sequence, Tuple
 
@@ -35,6 +36,18 @@ def resize_bilinear(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Bilinear resize with ``align_corners=False``, as the official code."""
     return F.interpolate(x, size=tuple(size), mode='bilinear',
                          align_corners=False)
+
+
+@contextlib.contextmanager
+def fp32_logits(*tensors: torch.Tensor):
+    """Yield the tensors in fp32 with autocast off when any is in reduced
+    precision, so attention logits and softmax are computed in fp32 (fp16
+    overflows at 65504); fp32 tensors pass through untouched."""
+    if all(t.dtype == torch.float32 for t in tensors):
+        yield tensors
+        return
+    with torch.autocast(tensors[0].device.type, enabled=False):
+        yield tuple(t.float() for t in tensors)
 
 
 class AgentAttention(BaseModule):
@@ -287,12 +300,14 @@ class AgentAttention(BaseModule):
 
         if self.exact:
             b_rep = (b, 1, 1, 1)  # the official code materialises per image
-            agent_attn = (agents * self.scale) @ k.transpose(-2, -1)
-            agent_attn = (agent_attn + agent_bias.repeat(b_rep)).softmax(-1)
-            agent_v = self.attn_drop(agent_attn) @ v
-            q_attn = (q * self.scale) @ agents.transpose(-2, -1)
-            q_attn = (q_attn + token_bias.repeat(b_rep)).softmax(-1)
-            out = self.attn_drop(q_attn) @ agent_v
+            with fp32_logits(agents, k, q) as (agents_, k_, q_):
+                agent_attn = (agents_ * self.scale) @ k_.transpose(-2, -1)
+                agent_attn = (agent_attn +
+                              agent_bias.repeat(b_rep)).softmax(-1)
+                q_attn = (q_ * self.scale) @ agents_.transpose(-2, -1)
+                q_attn = (q_attn + token_bias.repeat(b_rep)).softmax(-1)
+            agent_v = self.attn_drop(agent_attn).to(v.dtype) @ v
+            out = self.attn_drop(q_attn).to(agent_v.dtype) @ agent_v
         else:
             p = self.attn_drop.p if self.training else 0.
             agent_v = F.scaled_dot_product_attention(

@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
+from .agent_attention import fp32_logits
+
 # Logit offset between tokens of different regions in a shifted window.
 SHIFT_MASK_VALUE = -100.0
 
@@ -149,13 +151,15 @@ class WindowAttention(BaseModule):
         q, k, v = qkv[0], qkv[1], qkv[2]
         bias = self._relative_position_bias().unsqueeze(0)  # (1, h, N, N)
         if self.exact:
-            attn = (q * self.scale) @ k.transpose(-2, -1) + bias
-            if mask is not None:
-                nW = mask.shape[0]
-                attn = attn.view(B_ // nW, nW, h, N, N) + \
-                    mask.unsqueeze(1).unsqueeze(0)
-                attn = attn.view(-1, h, N, N)
-            x = self.attn_drop(attn.softmax(dim=-1)) @ v
+            with fp32_logits(q, k) as (q_, k_):
+                attn = (q_ * self.scale) @ k_.transpose(-2, -1) + bias
+                if mask is not None:
+                    nW = mask.shape[0]
+                    attn = attn.view(B_ // nW, nW, h, N, N) + \
+                        mask.unsqueeze(1).unsqueeze(0)
+                    attn = attn.view(-1, h, N, N)
+                attn = attn.softmax(dim=-1)
+            x = self.attn_drop(attn).to(v.dtype) @ v
         else:
             if mask is not None:
                 nW = mask.shape[0]

@@ -1,0 +1,70 @@
+"""fp16 / bf16 autocast forward and backward stay finite, also when the
+attention logits exceed the fp16 range."""
+import pytest
+import torch
+from conftest import TINY_PVT, TINY_SWIN
+
+from mmagent import AgentPVT, AgentSwinTransformer
+from mmagent.backbones.layers import AgentAttention, WindowAttention
+
+
+def amplify_logits(model, factor):
+    """Scale q/k projections so that q.k reaches ~factor^2 x normal."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (AgentAttention, WindowAttention)):
+                if m.fused_qkv if isinstance(m, AgentAttention) else True:
+                    m.qkv.weight[:2 * m.embed_dims].mul_(factor)
+                else:
+                    m.q.weight.mul_(factor)
+                    m.kv.weight[:m.embed_dims].mul_(factor)
+
+
+@pytest.mark.parametrize('cls,kwargs', [(AgentPVT, TINY_PVT),
+                                        (AgentSwinTransformer, TINY_SWIN)],
+                         ids=['pvt', 'swin'])
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16],
+                         ids=['fp16', 'bf16'])
+@pytest.mark.parametrize('exact', [False, True], ids=['fast', 'exact'])
+@pytest.mark.parametrize('factor', [1, 2000], ids=['normal', 'huge-logits'])
+def test_autocast_forward_backward_finite(cls, kwargs, dtype, exact, factor):
+    model = cls(**kwargs, exact=exact).train()
+    amplify_logits(model, factor)
+    x = torch.randn(2, 3, 96, 128)
+    with torch.autocast('cpu', dtype=dtype):
+        outs = model(x)
+        loss = sum(o.float().square().mean() for o in outs)
+    loss.backward()
+    assert all(torch.isfinite(o).all() for o in outs)
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    if factor > 1:  # the logits really left the fp16 range
+        assert max_logit(model, x) > 65504
+
+
+def max_logit(model, x):
+    """Largest |q.k| * scale of the first agent attention, in fp32."""
+    attn = next(m for m in model.modules() if isinstance(m, AgentAttention))
+    captured = {}
+
+    def capture(module, args):
+        captured.setdefault('tokens', args[0])
+
+    handle = attn.register_forward_pre_hook(capture)
+    with torch.no_grad():
+        model(x)
+        handle.remove()
+        q, k, _ = attn._project(captured['tokens'])
+        q, k = attn._split_heads(q), attn._split_heads(k)
+        return ((q @ k.transpose(-2, -1)).abs().max() * attn.scale).item()
+
+
+def test_autocast_matches_fp32():
+    model = AgentSwinTransformer(**TINY_SWIN).eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        ref = model(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            low = model(x)
+    for o, r in zip(low, ref):
+        assert ((o.float() - r).abs().max() / r.abs().max()) < 0.1
