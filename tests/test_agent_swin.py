@@ -122,3 +122,14 @@ def test_shift_window_mask_cached_only_in_fast_mode():
         torch.testing.assert_close(fast(x, (20, 20)), exact(x, (20, 20)))
     assert list(fast._mask_cache) == [((21, 21), x.device)]
     assert not exact._mask_cache
+
+
+@pytest.mark.parametrize('hw', [(32, 32), (64, 2048), (333, 517)])
+def test_presets_any_input_size(hw):
+    """The real presets too: batch 3, train and eval."""
+    from mmagent import AgentPVT
+    for model in (AgentPVT(arch='t'), AgentSwinTransformer(arch='t')):
+        for training in (True, False):
+            outs = model.train(training)(torch.randn(3, 3, *hw))
+            assert len(outs) == 4 and all(o.shape[0] == 3 for o in outs)
+            assert all(torch.isfinite(o).all() for o in outs)
