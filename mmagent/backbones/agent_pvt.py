@@ -64,7 +64,8 @@ class SpatialReductionAttention(BaseModule):
 
 @MODELS.register_module()
 class AgentPVT(AgentBackbone):
-    """Agent-PVT backbone (`Agent Attention <https://arxiv.org/abs/2312.08874>`_).
+    """Agent-PVT backbone from `Agent Attention
+    <https://arxiv.org/abs/2312.08874>`_.
 
     A four-stage PVT v1 whose blocks use global agent attention. The module
     and parameter names are the official downstream ones, so official
@@ -247,17 +248,6 @@ class AgentPVT(AgentBackbone):
 
         self.apply(self._init_linear_and_norm)
         self._setup_outputs(n, out_indices, frozen_stages, norm_eval)
-
-    @staticmethod
-    def _init_linear_and_norm(m: nn.Module) -> None:
-        # The official initialisation (convs keep PyTorch's default).
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.constant_(m.weight, 1.0)
-            nn.init.constant_(m.bias, 0)
 
     def _stem_parts(self):
         return [self.patch_embed1, self.pos_embed1]

@@ -7,7 +7,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 
 from .base_backbone import (AgentBackbone, accepts_official_kwargs,
@@ -93,7 +92,8 @@ class AgentSwinStage(BaseModule):
 
 @MODELS.register_module()
 class AgentSwinTransformer(AgentBackbone):
-    """Agent-Swin backbone (`Agent Attention <https://arxiv.org/abs/2312.08874>`_).
+    """Agent-Swin backbone from `Agent Attention
+    <https://arxiv.org/abs/2312.08874>`_.
 
     Swin Transformer in which the blocks marked ``'A'`` by ``attn_type`` are
     global (unwindowed, unshifted) agent attention and ``'B'`` blocks are
@@ -264,16 +264,6 @@ class AgentSwinTransformer(AgentBackbone):
 
         self.apply(self._init_linear_and_norm)
         self._setup_outputs(n, out_indices, frozen_stages, norm_eval)
-
-    @staticmethod
-    def _init_linear_and_norm(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.constant_(m.weight, 1.0)
-            nn.init.constant_(m.bias, 0)
 
     def _stem_parts(self):
         return [self.patch_embed]

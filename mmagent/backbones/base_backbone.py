@@ -10,6 +10,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -106,6 +107,19 @@ class AgentBackbone(BaseModule):
         elif pretrained is not None:
             raise TypeError('pretrained must be a str or None')
         super().__init__(init_cfg=init_cfg)
+
+    @staticmethod
+    def _init_linear_and_norm(m: nn.Module) -> None:
+        """The official initialisation, applied at construction; convs keep
+        PyTorch's default, the agent biases and position embeddings their
+        truncated normal."""
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.constant_(m.weight, 1.0)
+            nn.init.constant_(m.bias, 0)
 
     def _setup_outputs(self, num_stages: int, out_indices: Sequence[int],
                        frozen_stages: int, norm_eval: bool) -> None:

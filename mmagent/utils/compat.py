@@ -28,8 +28,10 @@ def load_from_local(filename, map_location):
     return torch_load(filename, map_location=map_location)
 
 
-def load_from_http(filename, map_location=None, model_dir=None,
-                    progress=os.isatty(0)):
+def load_from_http(filename,
+                   map_location=None,
+                   model_dir=None,
+                   progress=os.isatty(0)):
 
     def fetch():
         return torch.hub.load_state_dict_from_url(

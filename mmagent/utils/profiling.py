@@ -24,7 +24,8 @@ def peak_memory(fn: Callable[[], Any],
         result = fn()
         torch.cuda.synchronize(device)
         return result, torch.cuda.max_memory_allocated(device) - before
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with profile(
+            activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         result = fn()
     events = [
         e for e in prof.profiler.kineto_results.events()

@@ -9,7 +9,8 @@ then ratios against the fast path.
 
 Examples::
 
-    python tools/analysis_tools/benchmark_backbone.py --shapes 800x1344 1600x1600
+    python tools/analysis_tools/benchmark_backbone.py \
+        --shapes 800x1344 1600x1600
     python tools/analysis_tools/benchmark_backbone.py --device cuda \
         --dtypes fp32 fp16 --mode train --batch-sizes 2
 """
