@@ -209,12 +209,14 @@ class AgentPVT(AgentBackbone):
         self.exact = exact
 
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        # Pretraining token grid per stage: 56, 28, 14, 7 at 224.
+        self.pos_grids = [pretrain_img_size // patch_size // 2**i
+                          for i in range(n)]
         block_index = 0
         in_dims = in_channels
         for i in range(n):
             stride = patch_size if i == 0 else 2
-            # Pretraining token grid of this stage: 56, 28, 14, 7 at 224.
-            grid = pretrain_img_size // patch_size // 2**i
+            grid = self.pos_grids[i]
             self.add_module(f'patch_embed{i + 1}',
                             PatchEmbed(in_dims, embed_dims[i], stride,
                                        pad_input=False))
@@ -269,8 +271,8 @@ class AgentPVT(AgentBackbone):
         when a later stage has 3136 tokens (e.g. a 512x1568 input).
         """
         pos_embed = getattr(self, f'pos_embed{stage}')
-        grid = int(round(pos_embed.shape[1]**0.5))
-        if tuple(hw) == (grid, grid):
+        grid = self.pos_grids[stage - 1]
+        if tuple(int(s) for s in hw) == (grid, grid):
             return pos_embed
         pos_embed = pos_embed.reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
         pos_embed = F.interpolate(

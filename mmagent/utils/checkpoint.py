@@ -95,7 +95,8 @@ def extract_state_dict(ckpt: Mapping, filename: str = '<checkpoint>',
     Unwraps ``state_dict``/``model``/``module``, strips ``module.`` (DDP).
     With ``prefix`` (e.g. ``'backbone.'``) only the keys under that prefix are
     kept; by default ``backbone.`` is used when any key carries it, so a
-    detector/segmentor checkpoint initialises its backbone.
+    detector/segmentor checkpoint initialises its backbone; ``prefix=''``
+    keeps every key (whole-model checkpoints).
     """
     for key in STATE_DICT_KEYS:
         if isinstance(ckpt.get(key), Mapping):
