@@ -152,7 +152,8 @@ def test_train_and_predict_step_on_cpu(name):
                             with_mask='mask' in name)
     data = model.data_preprocessor(packed, True)
     total, log_vars = model.parse_losses(model(**data, mode='loss'))
-    assert torch.isfinite(total) and 'loss_cls' in log_vars
+    assert torch.isfinite(total)
+    assert any(k.endswith('loss_cls') for k in log_vars)
     total.backward()
     model.eval()
     with torch.no_grad():

@@ -12,7 +12,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
-from mmagent.utils.runtime import check_data_root, prepare_distributed
+from mmagent.utils.runtime import (check_data_root, finish_distributed,
+                                   prepare_distributed)
 
 
 def parse_args():
@@ -136,6 +137,7 @@ def main():
             runner.test_evaluator.metrics.append(
                 DumpResults(out_file_path=args.out))
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

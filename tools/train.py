@@ -12,7 +12,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
-from mmagent.utils.runtime import check_data_root, prepare_distributed
+from mmagent.utils.runtime import (check_data_root, finish_distributed,
+                                   prepare_distributed)
 
 
 def parse_args():
@@ -80,6 +81,7 @@ def main():
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -9,9 +9,9 @@ from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 
 DATA_HELP = {
-    'mmdet': 'COCO (see README: "Data")',
-    'mmseg': 'ADE20K (see README: "Data")',
-    'mmpretrain': 'ImageNet (see README: "Data")',
+    'mmdet': 'COCO (see README, "COCO detection / Data")',
+    'mmseg': 'ADE20K',
+    'mmpretrain': 'ImageNet',
 }
 
 
@@ -48,6 +48,15 @@ def prepare_distributed(cfg) -> None:
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')  # env:// from torchrun
+
+
+def finish_distributed() -> None:
+    """Leave the process group before exit; gloo's threads otherwise may
+    abort the interpreter's shutdown ("terminate called without an active
+    exception")."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _datasets(dataset_cfg) -> Iterable[dict]:
