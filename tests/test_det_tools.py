@@ -183,3 +183,10 @@ def test_print_config_and_browse_dataset(tiny_coco, tmp_path):
          '--not-show', '--output-dir', str(tmp_path), '--max-images', '3',
          '--cfg-options', *data_options(tiny_coco)[:1]])
     assert len(list(tmp_path.glob('*.png'))) == 3
+
+
+def test_test_tool_missing_checkpoint(tmp_path):
+    result = run([sys.executable, 'tools/test.py', PVT_T_MRCNN,
+                  str(tmp_path / 'nope.pth')], check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert f'checkpoint not found: {tmp_path / "nope.pth"}' in result.stderr

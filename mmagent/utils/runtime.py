@@ -5,14 +5,57 @@ from typing import Iterable, List
 
 import torch
 import torch.distributed as dist
+from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
-from mmengine.registry import MODEL_WRAPPERS
+from mmengine.registry import MODEL_WRAPPERS, init_default_scope
 
 DATA_HELP = {
     'mmdet': 'COCO (see README, "COCO detection / Data")',
     'mmseg': 'ADE20K',
     'mmpretrain': 'ImageNet',
 }
+
+
+def load_config(path: str, cfg_options: dict = None,
+                init_scope: bool = False) -> Config:
+    """``Config.fromfile`` with ``--cfg-options`` merged; ``init_scope``
+    also sets the config's default scope (for tools that build modules
+    without a Runner)."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if init_scope:
+        init_default_scope(cfg.get('default_scope', 'mmdet'))
+    return cfg
+
+
+def resolve_work_dir(cfg, work_dir: str, config_path: str) -> None:
+    """``--work-dir``, else the config's, else ``work_dirs/<config name>``
+    (mmdet's rule)."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join(
+            './work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def synthetic_data_sample(scope: str, height: int, width: int):
+    """An empty data sample of the task with the image meta that
+    ``predict``/``tensor`` modes read, for inputs made up by the tools."""
+    meta = dict(img_shape=(height, width), ori_shape=(height, width),
+                pad_shape=(height, width), batch_input_shape=(height, width),
+                scale_factor=(1., 1.), img_id=0, img_path='synthetic.png')
+    if scope == 'mmdet':
+        from mmdet.structures import DetDataSample
+        return DetDataSample(metainfo=meta)
+    if scope == 'mmseg':
+        from mmseg.structures import SegDataSample
+        return SegDataSample(metainfo=meta)
+    if scope == 'mmpretrain':
+        from mmpretrain.structures import DataSample
+        return DataSample(metainfo=meta)
+    raise ValueError(f'unsupported default_scope {scope!r}: expected mmdet, '
+                     f'mmseg or mmpretrain')
 
 
 @MODEL_WRAPPERS.register_module()

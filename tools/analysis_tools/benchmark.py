@@ -17,10 +17,10 @@ import statistics
 import time
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 
 import mmagent  # noqa: F401
+from mmagent.utils.runtime import load_config, synthetic_data_sample
 
 
 def parse_args():
@@ -41,25 +41,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def data_sample(scope, height, width):
-    """A data sample carrying the image meta the task's predict needs."""
-    meta = dict(img_shape=(height, width), ori_shape=(height, width),
-                pad_shape=(height, width), scale_factor=(1., 1.),
-                batch_input_shape=(height, width), img_id=0,
-                img_path='synthetic.png')
-    if scope == 'mmdet':
-        from mmdet.structures import DetDataSample
-        return DetDataSample(metainfo=meta)
-    if scope == 'mmseg':
-        from mmseg.structures import SegDataSample
-        return SegDataSample(metainfo=meta)
-    if scope == 'mmpretrain':
-        from mmpretrain.structures import DataSample
-        return DataSample(metainfo=meta)
-    raise ValueError(f'unsupported default_scope {scope!r}: expected mmdet, '
-                     f'mmseg or mmpretrain')
-
-
 def build_model(cfg, checkpoint, device):
     from mmengine.registry import MODELS
     model = MODELS.build(copy.deepcopy(cfg.model))
@@ -71,11 +52,8 @@ def build_model(cfg, checkpoint, device):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, init_scope=True)
     scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
     device = torch.device(args.device)
     models = {'fast': build_model(cfg, args.checkpoint, device)}
     if args.compare_exact:
@@ -91,7 +69,7 @@ def main():
         for _ in range(args.batch_size)
     ]
     data = dict(inputs=inputs,
-                data_samples=[data_sample(scope, height, width)
+                data_samples=[synthetic_data_sample(scope, height, width)
                               for _ in inputs])
 
     def step(model):

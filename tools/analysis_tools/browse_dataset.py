@@ -9,12 +9,11 @@ use their library's visualizer (decided by the config's default_scope).
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 from mmengine.utils import ProgressBar
 
 import mmagent  # noqa: F401
-from mmagent.utils.runtime import check_data_root
+from mmagent.utils.runtime import check_data_root, load_config
 
 
 def parse_args():
@@ -46,11 +45,8 @@ def plain_gt_instances(sample):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, init_scope=True)
     scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
     loader = f'{args.split}_dataloader'
     check_data_root(cfg, (loader, ))
     if scope == 'mmdet':

@@ -18,10 +18,11 @@ import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
-from mmengine.config import Config, DictAction
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.config import DictAction
+from mmengine.registry import MODELS
 
 import mmagent  # noqa: F401
+from mmagent.utils.runtime import load_config, synthetic_data_sample
 
 
 def sdpa_flop_jit(inputs, outputs):
@@ -44,20 +45,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def data_sample(scope, height, width):
-    meta = dict(img_shape=(height, width), ori_shape=(height, width),
-                pad_shape=(height, width), batch_input_shape=(height, width),
-                scale_factor=(1., 1.))
-    if scope == 'mmdet':
-        from mmdet.structures import DetDataSample
-        return DetDataSample(metainfo=meta)
-    if scope == 'mmseg':
-        from mmseg.structures import SegDataSample
-        return SegDataSample(metainfo=meta)
-    from mmpretrain.structures import DataSample
-    return DataSample(metainfo=meta)
-
-
 class TensorForward(nn.Module):
     """``model(inputs, data_samples, mode='tensor')`` as a one-input module
     for the tracer."""
@@ -75,19 +62,17 @@ def count(config, shape, backbone_only=False, cfg_options=None,
           count_sdpa=True):
     """Returns ``(flops, params, (H, W))`` of the config's model at
     ``shape``; ``count_sdpa=False`` shows what mmengine alone would count."""
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options, init_scope=True)
     scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
     height, width = (shape * 2)[:2] if len(shape) == 1 else shape[:2]
     model = MODELS.build(cfg.model).eval()
     if getattr(model, 'auxiliary_head', None) is not None:
         model.auxiliary_head = None  # training only, as mmseg's tool
     image = torch.zeros(3, height, width, dtype=torch.uint8)
     data = model.data_preprocessor(
-        dict(inputs=[image], data_samples=[data_sample(scope, height,
-                                                       width)]), False)
+        dict(inputs=[image],
+             data_samples=[synthetic_data_sample(scope, height, width)]),
+        False)
     if backbone_only:
         target, inputs = model.backbone, data['inputs']
     else:

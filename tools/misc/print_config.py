@@ -2,9 +2,10 @@
 """Print the fully merged config (all ``_base_`` files and overrides)."""
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import mmagent  # noqa: F401
+from mmagent.utils.runtime import load_config
 
 
 def main():
@@ -14,9 +15,7 @@ def main():
                         help='override settings of the config')
     parser.add_argument('--save-path', help='also write the merged config')
     args = parser.parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     print(f'Config:\n{cfg.pretty_text}')
     if args.save_path:
         cfg.dump(args.save_path)

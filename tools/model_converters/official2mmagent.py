@@ -64,10 +64,10 @@ def convert_meta(meta):
 
 def check_against_config(state_dict, config):
     """Load into the config's model with strict=True (raises on mismatch)."""
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    from mmengine.registry import MODELS
+
+    from mmagent.utils.runtime import load_config
+    cfg = load_config(config, init_scope=True)
     model = MODELS.build(cfg.model)
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
