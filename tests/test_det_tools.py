@@ -38,7 +38,9 @@ def data_options(root):
             f'val_dataloader.dataset.data_root={root}',
             f'test_dataloader.dataset.data_root={root}',
             f'val_evaluator.ann_file={root}annotations/instances_val.json',
-            f'test_evaluator.ann_file={root}annotations/instances_val.json']
+            f'test_evaluator.ann_file={root}annotations/instances_val.json',
+            # the demo starts from the segmentation demo's backbone
+            'model.backbone.init_cfg=None']
 
 
 def test_missing_coco_gives_one_clear_message(tmp_path):

@@ -128,7 +128,10 @@ def missing_data(cfg, loaders: Iterable[str]) -> List[str]:
             paths = []
             if dataset.get('ann_file'):
                 paths.append(osp.join(root, dataset['ann_file']))
-            for prefix in (dataset.get('data_prefix') or {}).values():
+            prefixes = dataset.get('data_prefix') or {}
+            if isinstance(prefixes, str):  # mmpretrain allows a plain path
+                prefixes = dict(img_path=prefixes)
+            for prefix in prefixes.values():
                 if isinstance(prefix, str) and prefix:
                     paths.append(osp.join(root, prefix))
             if not paths and root:

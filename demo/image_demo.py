@@ -1,0 +1,158 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Run a detector or segmentor on your own images.
+
+    python demo/image_demo.py INPUTS CONFIG [--weights CKPT] [--out-dir DIR]
+
+INPUTS: image files, folders or globs. CONFIG: a config path or a model name
+from model-index.yml (e.g. ``mask-rcnn_agent-pvt-t_fpn_1x_coco``); its
+``default_scope`` picks mmdet's DetInferencer or mmseg's MMSegInferencer.
+Writes ``DIR/vis/<image>.png`` (boxes, masks, class names and scores, or a
+segmentation overlay in the dataset palette) and ``DIR/preds/<image>.json``.
+Official mmdet 2.x / mmseg 0.x checkpoints are converted on the fly. A file
+that cannot be read gets one error line; the others are still processed,
+and the exit status is 1 when any failed.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Agent-Attention inference on images',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('inputs', nargs='+',
+                        help='image files, folders or globs')
+    parser.add_argument('config',
+                        help='config file or model name from model-index.yml')
+    parser.add_argument('--weights', help='checkpoint (mmagent or official)')
+    parser.add_argument('--out-dir', default='outputs',
+                        help='where vis/ and preds/ are written')
+    parser.add_argument('--device', default=None,
+                        help='cpu, cuda, cuda:1 ... (default: cuda if '
+                        'available)')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='detection: lowest score drawn')
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--palette', default=None,
+                        help="detection: 'coco', 'voc', 'citys', 'random'; "
+                        "segmentation: a dataset name such as 'ade20k'. "
+                        "Default: the checkpoint's or the config's")
+    parser.add_argument('--opacity', type=float, default=0.5,
+                        help='segmentation overlay opacity')
+    args = parser.parse_args()
+    return args
+
+
+def unique_stem(path, used):
+    stem = osp.splitext(osp.basename(path))[0]
+    name, k = stem, 1
+    while name in used:
+        name, k = f'{stem}_{k}', k + 1
+    used.add(name)
+    return name
+
+
+def det_record(inferencer, sample, path, score_thr):
+    record = inferencer.pred2dict(sample)
+    classes = inferencer.model.dataset_meta['classes']
+    record['label_names'] = [classes[i] for i in record['labels']]
+    record.update(img_path=path, score_thr=score_thr)
+    return record
+
+
+def seg_record(inferencer, label, path, label_file):
+    import cv2
+    label = np.asarray(label).astype(np.uint8)
+    cv2.imwrite(label_file, label)
+    classes = inferencer.model.dataset_meta['classes']
+    ids, counts = np.unique(label, return_counts=True)
+    return dict(
+        img_path=path,
+        sem_seg_path=osp.abspath(label_file),
+        height=int(label.shape[0]),
+        width=int(label.shape[1]),
+        class_fractions={
+            classes[i]: round(float(c) / label.size, 6)
+            for i, c in zip(ids.tolist(), counts.tolist()) if i < len(classes)
+        })
+
+
+def main():
+    args = parse_args()
+    import cv2
+    from mmengine.utils import ProgressBar
+
+    from mmagent.apis import (ImageLoadError, collect_images,
+                              init_inferencer, load_image)
+    from mmagent.utils import CheckpointLoadError
+
+    try:
+        files = collect_images(args.inputs)
+        inferencer = init_inferencer(
+            args.config, args.weights, device=args.device,
+            palette=args.palette,
+            cache_dir=osp.join(args.out_dir, 'converted'))
+    except (FileNotFoundError, CheckpointLoadError, ValueError) as e:
+        sys.exit(f'error: {e}')
+
+    vis_dir = osp.join(args.out_dir, 'vis')
+    pred_dir = osp.join(args.out_dir, 'preds')
+    os.makedirs(vis_dir, exist_ok=True)
+    os.makedirs(pred_dir, exist_ok=True)
+    if inferencer.task == 'det':
+        call_kwargs = dict(pred_score_thr=args.score_thr,
+                           return_datasamples=True)
+    else:  # mmseg returns label maps (and no pictures with datasamples)
+        call_kwargs = dict(opacity=args.opacity)
+
+    errors, used, done = [], set(), 0
+    progress = ProgressBar(len(files))
+    for start in range(0, len(files), args.batch_size):
+        batch_files, images = [], []
+        for path in files[start:start + args.batch_size]:
+            try:
+                images.append(load_image(path))
+                batch_files.append(path)
+            except ImageLoadError as e:
+                errors.append(str(e))
+                progress.update()
+        if not images:
+            continue
+        try:
+            out = inferencer(images, batch_size=len(images), return_vis=True,
+                             **call_kwargs)
+        except Exception as e:  # one bad batch must not end the run
+            errors += [f'{p}: inference failed ({type(e).__name__}: {e})'
+                       for p in batch_files]
+            for _ in batch_files:
+                progress.update()
+            continue
+        preds, visuals = out['predictions'], out['visualization']
+        if len(images) == 1 and inferencer.task == 'seg':
+            preds, visuals = [preds], [visuals]  # mmseg unwraps single ones
+        for path, sample, vis in zip(batch_files, preds, visuals):
+            name = unique_stem(path, used)
+            cv2.imwrite(osp.join(vis_dir, name + '.png'), vis[..., ::-1])
+            if inferencer.task == 'det':
+                record = det_record(inferencer, sample, path, args.score_thr)
+            else:
+                record = seg_record(inferencer, sample, path,
+                                    osp.join(pred_dir, name + '.png'))
+            with open(osp.join(pred_dir, name + '.json'), 'w') as f:
+                json.dump(record, f)
+            done += 1
+            progress.update()
+    print(f'\n{done} of {len(files)} images done -> {vis_dir}, {pred_dir}')
+    for line in errors:
+        print(f'error: {line}', file=sys.stderr)
+    if errors:
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()

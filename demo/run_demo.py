@@ -1,0 +1,147 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""The embedded demo behind ``make demo``, on CPU, with the user-facing tools:
+
+1. generate the synthetic ADE20K-format scenes and COCO-format shapes
+   (``tools/misc/make_demo_ade20k.py``, ``tools/misc/make_demo_coco.py``);
+2. segmentation: train Semantic FPN Agent-PVT-T from scratch
+   (``tools/train.py``), evaluate it (``tools/test.py``: mIoU, per-class
+   IoU) and paint a few validation predictions (``demo/image_demo.py``);
+3. detection: train Agent-PVT-T Mask R-CNN, its backbone initialised from the
+   segmentation demo's (as the paper's detectors start from a pre-trained
+   backbone), evaluate it (COCO bbox/segm mAP) and paint predictions;
+4. compare the metrics with the demo's targets (mIoU >= 40 within 8
+   training minutes, bbox mAP >= 0.3 within 10); with ``--strict`` the exit
+   status is 1 when one is missed.
+
+Everything lands in ``work_dirs/demo/``.
+
+    python demo/run_demo.py [--work-dir work_dirs/demo] [--tasks seg det]
+                            [--strict]
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SEG_CONFIG = 'configs/seg/demo/fpn_agent-pvt-t_demo-scenes.py'
+DET_CONFIG = 'configs/det/demo/mask-rcnn_agent-pvt-t_fpn_demo-shapes.py'
+SEG_DATA = 'data/demo_ade20k'
+DET_DATA = 'data/demo_coco'
+TARGETS = {'mIoU': 40.0, 'coco/bbox_mAP': 0.3}
+
+
+def run(cmd, log_file=None):
+    """Run a tool as a user would; its output is kept in ``log_file``."""
+    print('$ ' + ' '.join(cmd), flush=True)
+    start = time.time()
+    with open(log_file or os.devnull, 'w') as log:
+        result = subprocess.run(cmd, cwd=REPO_ROOT, stdout=log,
+                                stderr=subprocess.STDOUT)
+    elapsed = time.time() - start
+    if result.returncode != 0:
+        tail = ''
+        if log_file:
+            with open(log_file) as f:
+                tail = ''.join(f.readlines()[-25:])
+        sys.exit(f'demo step failed (exit {result.returncode}):\n{tail}')
+    print(f'  done in {elapsed / 60:.1f} min' +
+          (f' (log: {log_file})' if log_file else ''), flush=True)
+    return elapsed
+
+
+def latest_metrics(work_dir):
+    """The metrics mmengine's LoggerHook wrote for the last test run."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')),
+                   key=osp.getmtime)
+    if not files:
+        sys.exit(f'no metrics file under {work_dir}')
+    with open(files[-1]) as f:
+        return json.loads(f.readline())
+
+
+def last_checkpoint(work_dir):
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def task(name, config, work_dir, val_images, metrics_keys, options=()):
+    py = sys.executable
+    os.makedirs(work_dir, exist_ok=True)
+    train_time = run([py, 'tools/train.py', config, '--work-dir', work_dir,
+                      *(['--cfg-options', *options] if options else [])],
+                     osp.join(work_dir, 'train.log'))
+    ckpt = last_checkpoint(work_dir)
+    run([py, 'tools/test.py', config, ckpt, '--work-dir', work_dir],
+        osp.join(work_dir, 'test.log'))
+    metrics = latest_metrics(work_dir)
+    run([py, 'demo/image_demo.py', *val_images, config, '--weights', ckpt,
+         '--out-dir', osp.join(work_dir, 'pictures')],
+        osp.join(work_dir, 'image_demo.log'))
+    shown = '  '.join(f'{k}: {metrics[k]}' for k in metrics_keys
+                      if k in metrics)
+    print(f'{name}: {shown}  (training {train_time / 60:.1f} min)\n',
+          flush=True)
+    return metrics, train_time
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--tasks', nargs='+', choices=['seg', 'det'],
+                        default=['seg', 'det'],
+                        help='det alone reuses the backbone of an earlier '
+                        'seg run in the same work dir')
+    parser.add_argument('--strict', action='store_true',
+                        help='exit with 1 when a target is missed')
+    args = parser.parse_args()
+    py = sys.executable
+    os.makedirs(args.work_dir, exist_ok=True)
+
+    if not osp.isdir(osp.join(REPO_ROOT, SEG_DATA, 'images')):
+        run([py, 'tools/misc/make_demo_ade20k.py', SEG_DATA])
+    if not osp.isdir(osp.join(REPO_ROOT, DET_DATA, 'annotations')):
+        run([py, 'tools/misc/make_demo_coco.py', DET_DATA])
+
+    results = []
+    seg_dir = osp.join(args.work_dir, 'seg')
+    if 'seg' in args.tasks:
+        images = sorted(glob.glob(
+            osp.join(REPO_ROOT, SEG_DATA, 'images/validation/*')))[:4]
+        metrics, seconds = task('segmentation', SEG_CONFIG, seg_dir, images,
+                                ('mIoU', 'mAcc', 'aAcc'))
+        results.append(('mIoU', metrics, seconds, 8))
+
+    if 'det' in args.tasks:
+        seg_ckpt = osp.join(seg_dir, 'last_checkpoint')
+        if not osp.isfile(seg_ckpt):
+            sys.exit(f'the detection demo starts from the segmentation '
+                     f"demo's backbone, but {seg_ckpt} does not exist: run "
+                     f'with --tasks seg det')
+        images = sorted(glob.glob(osp.join(REPO_ROOT, DET_DATA,
+                                           'val/*')))[:4]
+        metrics, seconds = task(
+            'detection', DET_CONFIG, osp.join(args.work_dir, 'det'), images,
+            ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP'),
+            options=[f'model.backbone.init_cfg.checkpoint='
+                     f'{last_checkpoint(seg_dir)}'])
+        results.append(('coco/bbox_mAP', metrics, seconds, 10))
+
+    print('demo summary: metric, target, reached, training minutes')
+    failed = False
+    for key, metrics, seconds, limit in results:
+        ok = metrics.get(key, -1) >= TARGETS[key] and seconds <= limit * 60
+        failed |= not ok
+        print(f'  {key:14s} >= {TARGETS[key]:<5}  {metrics.get(key)}  '
+              f'{seconds / 60:.1f} min (budget {limit})  '
+              f'{"ok" if ok else "MISSED"}')
+    print(f'pictures: {args.work_dir}/{{seg,det}}/pictures/vis')
+    sys.exit(1 if failed and args.strict else 0)
+
+
+if __name__ == '__main__':
+    main()

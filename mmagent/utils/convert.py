@@ -1,0 +1,102 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Official Agent-Attention downstream checkpoints (mmdet 2.25 / mmseg 0.28)
+to mmagent (mmdet 3.x / mmseg 1.x) checkpoints.
+
+The official backbones use mmagent's parameter names, and mmdet 3.x / mmseg
+1.x kept the 2.x / 0.x names of every neck and head these configs use, so no
+weight is renamed: :data:`KEY_RULES` is empty for them, and every key a rule
+would change is reported. What changes is the container: the optimizer
+state is dropped, ``meta`` (mmcv config text, class names) becomes
+``meta.dataset_meta`` / ``meta.official_meta``, and pickled objects of the
+old stack are not carried over.
+"""
+import re
+from collections import OrderedDict
+from typing import Mapping
+
+from .checkpoint import CheckpointLoadError, extract_state_dict
+
+# (pattern, replacement) applied in order to every key. mmdet 2.25 -> 3.x
+# and mmseg 0.28 -> 1.x renamed none of the modules of the Agent configs.
+KEY_RULES = []
+
+
+def convert_state_dict(state_dict):
+    """Apply KEY_RULES; returns the new state dict and the renamed keys."""
+    converted, renamed = OrderedDict(), []
+    for key, value in state_dict.items():
+        new_key = key
+        for pattern, replacement in KEY_RULES:
+            new_key = re.sub(pattern, replacement, new_key)
+        if new_key != key:
+            renamed.append((key, new_key))
+        converted[new_key] = value
+    return converted, renamed
+
+
+def convert_meta(meta):
+    """Keep what is plain data; classes go where mmengine expects them."""
+    meta = dict(meta or {})
+    official = {k: v for k, v in meta.items()
+                if isinstance(v, (str, int, float, list, tuple, dict))}
+    classes = meta.get('CLASSES') or meta.get('classes')
+    new_meta = dict(official_meta=official, converted_by='mmagent')
+    if classes:
+        new_meta['dataset_meta'] = dict(classes=tuple(classes))
+        if meta.get('PALETTE'):
+            new_meta['dataset_meta']['palette'] = [
+                tuple(c) for c in meta['PALETTE']]
+    return new_meta
+
+
+def checkpoint_kind(ckpt: Mapping) -> str:
+    """``'official-imagenet'`` (``{'model': ...}``: a backbone only),
+    ``'official-downstream'`` (mmdet 2.x / mmseg 0.x: ``meta`` with
+    ``CLASSES`` or an old version), or ``'mmagent'`` (anything else with a
+    ``state_dict``, or a bare state dict)."""
+    if 'model' in ckpt and 'state_dict' not in ckpt:
+        return 'official-imagenet'
+    meta = ckpt.get('meta')
+    if isinstance(meta, Mapping) and 'dataset_meta' not in meta:
+        old_det = str(meta.get('mmdet_version', '3')).startswith('2.')
+        old_seg = str(meta.get('mmseg_version', '1')).startswith('0.')
+        if old_det or old_seg or 'CLASSES' in meta:
+            return 'official-downstream'
+    return 'mmagent'
+
+
+def convert_checkpoint(ckpt: Mapping, filename: str = '<checkpoint>'):
+    """Returns ``(new_checkpoint, renamed_keys)``."""
+    # whole-model checkpoint: no 'backbone.' stripping
+    state_dict = extract_state_dict(ckpt, filename, prefix='')
+    state_dict, renamed = convert_state_dict(state_dict)
+    meta = convert_meta(ckpt.get('meta'))
+    return dict(meta=meta, state_dict=state_dict), renamed
+
+
+def check_fits_config(state_dict, config) -> None:
+    """Load into the config's model with ``strict=True``; a mismatch raises
+    :class:`CheckpointLoadError` listing the first offending keys."""
+    from mmengine.registry import MODELS
+
+    from .runtime import load_config
+    cfg = load_config(config, init_scope=True) if isinstance(
+        config, str) else config
+    model = MODELS.build(cfg.model)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [(k, tuple(v.shape), tuple(own[k].shape))
+                  for k, v in state_dict.items()
+                  if k in own and v.shape != own[k].shape]
+    if missing or unexpected or mismatched:
+        name = config if isinstance(config, str) else 'the config'
+        lines = [f'missing in the checkpoint: {k}' for k in missing[:10]]
+        lines += [f'not in the model: {k}' for k in unexpected[:10]]
+        lines += [f'{k}: checkpoint {a} vs model {b}'
+                  for k, a, b in mismatched[:10]]
+        raise CheckpointLoadError(
+            f'the weights do not fit {name} '
+            f'({len(missing)} missing, {len(unexpected)} unexpected, '
+            f'{len(mismatched)} mismatched):\n  ' + '\n  '.join(lines))
+    model.load_state_dict(state_dict, strict=True)
