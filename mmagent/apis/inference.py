@@ -75,6 +75,11 @@ def prepare_weights(weights: str, config: str,
     ``<cache_dir>/<name>_mmagent.pth``. An official ImageNet checkpoint holds
     only a backbone and is refused with what to do instead.
     """
+    return _prepare_weights(weights, config, cache_dir)[0]
+
+
+def _prepare_weights(weights, config, cache_dir):
+    """``prepare_weights`` plus the checkpoint's ``meta`` (read once)."""
     import torch
 
     from ..utils.convert import (check_fits_config, checkpoint_kind,
@@ -88,7 +93,7 @@ def prepare_weights(weights: str, config: str,
             f"load it through the backbone's init_cfg with tools/train.py), "
             f'or pass a downstream checkpoint.')
     if kind != 'official-downstream':
-        return weights
+        return weights, ckpt.get('meta') or {}
     cache_dir = cache_dir or osp.join(
         osp.expanduser('~'), '.cache', 'mmagent', 'converted')
     out = osp.join(cache_dir,
@@ -107,7 +112,7 @@ def prepare_weights(weights: str, config: str,
     print(f'converted the official checkpoint {weights} -> {out} (same as '
           f'tools/model_converters/official2mmagent.py {weights} {out} '
           f'--config {config}); pass {out} next time.')
-    return out
+    return out, new_ckpt['meta']
 
 
 def dataset_meta_of(cfg) -> dict:
@@ -140,8 +145,9 @@ def init_inferencer(model: str,
     config = resolve_config(model)
     cfg = Config.fromfile(config)
     scope = cfg.get('default_scope', 'mmdet')
+    ckpt_meta = {}
     if weights is not None:
-        weights = prepare_weights(weights, config, cache_dir)
+        weights, ckpt_meta = _prepare_weights(weights, config, cache_dir)
     else:
         warnings.warn(
             f'No weights given for {osp.basename(config)}: the model is '
@@ -166,20 +172,15 @@ def init_inferencer(model: str,
             raise ValueError(
                 f'{config}: default_scope {scope!r} has no image inferencer '
                 f'here (expected mmdet or mmseg)')
-    _fill_dataset_meta(inferencer, cfg, weights, palette, scope)
+    if 'dataset_meta' not in ckpt_meta and 'CLASSES' not in ckpt_meta:
+        _dataset_meta_from_config(inferencer, cfg, palette, scope)
     inferencer.task = 'det' if scope == 'mmdet' else 'seg'
     return inferencer
 
 
-def _fill_dataset_meta(inferencer, cfg, weights, palette, scope):
+def _dataset_meta_from_config(inferencer, cfg, palette, scope):
     """The inferencers fall back to COCO / Cityscapes names when the
     checkpoint has none: use the config's dataset instead."""
-    has_meta = False
-    if weights is not None:
-        ckpt_meta = load_checkpoint_file(weights).get('meta') or {}
-        has_meta = 'dataset_meta' in ckpt_meta or 'CLASSES' in ckpt_meta
-    if has_meta:
-        return
     meta = dataset_meta_of(cfg)
     if not meta:
         return
