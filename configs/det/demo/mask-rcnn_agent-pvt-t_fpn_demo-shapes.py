@@ -21,7 +21,7 @@ model = dict(
         downstream_agent_shapes=[(8, 8), (8, 8), (7, 7), (4, 4)],
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='work_dirs/demo/seg/iter_400.pth',
+            checkpoint='work_dirs/demo/seg/iter_320.pth',
             prefix='backbone.')),
     neck=dict(out_channels=channels),
     rpn_head=dict(

@@ -16,7 +16,7 @@ metainfo = dict(
              [0, 130, 230], [250, 170, 30], [150, 50, 200], [255, 105, 180],
              [0, 200, 200]])
 crop_size = (128, 128)
-max_iters = 400
+max_iters = 320
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
