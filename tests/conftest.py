@@ -1,4 +1,7 @@
+import importlib
+import os
 import os.path as osp
+import subprocess
 
 import pytest
 import torch
@@ -30,3 +33,34 @@ def golden_dir():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def run(args, check=True, timeout=900, env=None):
+    """Run a tool from the repository root as a user would."""
+    result = subprocess.run(args, cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})
+    if check:
+        assert result.returncode == 0, (result.stdout[-3000:] +
+                                        result.stderr[-3000:])
+    return result
+
+
+def write_official_checkpoint(config, path, scope, meta):
+    """Save a checkpoint laid out like the official releases (mmdet 2.x /
+    mmseg 0.x: the official backbone names, which ours keep, old-style
+    ``meta`` and an optimizer state) for the model of ``config``, with
+    random values. Returns the model's state dict (for its key order)."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    init_default_scope(scope)
+    models = importlib.import_module(f'{scope}.registry').MODELS
+    state_dict = models.build(cfg.model).state_dict()
+    torch.save({
+        'meta': meta,
+        'state_dict': {k: torch.randn_like(v) if v.is_floating_point()
+                       else v for k, v in state_dict.items()},
+        'optimizer': {'state': {}, 'param_groups': []},
+    }, path)
+    return state_dict

@@ -4,25 +4,14 @@ converter, print_config and browse_dataset."""
 import os
 import os.path as osp
 import pickle
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run, write_official_checkpoint
 
 DEMO_CFG = 'configs/det/demo/mask-rcnn_agent-pvt-t_fpn_demo-shapes.py'
 PVT_T_MRCNN = 'configs/det/mask-rcnn_agent-pvt-t_fpn_1x_coco.py'
-
-
-def run(args, timeout=900, check=True, env=None):
-    result = subprocess.run(args, cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=timeout,
-                            env={**os.environ, **(env or {})})
-    if check:
-        assert result.returncode == 0, (result.stdout[-3000:] +
-                                        result.stderr[-3000:])
-    return result
 
 
 @pytest.fixture(scope='module')
@@ -60,6 +49,7 @@ def dist_trained(tiny_coco, tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp('dist'))
     result = run(['bash', 'tools/dist_train.sh', DEMO_CFG, '2', '--work-dir',
                   work_dir, '--cfg-options', 'train_cfg.max_epochs=1',
+                  'train_cfg.val_begin=1',  # the demo skips validation
                   'train_dataloader.batch_size=2',
                   'default_hooks.logger.interval=1',
                   'train_dataloader.num_workers=0',
@@ -128,23 +118,11 @@ def test_get_flops_script_whole_detector():
 
 
 def official_style_checkpoint(config, path):
-    """An mmdet 2.25-style checkpoint with the official key layout: the
-    official backbone names, mmdet 2.x neck/head names, meta with the config
-    text and classes, and optimizer state."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(config)
-    init_default_scope('mmdet')
-    from mmdet.registry import MODELS
-    state_dict = MODELS.build(cfg.model).state_dict()
-    torch.save({
-        'meta': {'mmdet_version': '2.25.2', 'config': 'model = dict(...)',
-                 'CLASSES': ('person', 'bicycle'), 'epoch': 12, 'iter': 1},
-        'state_dict': {k: torch.randn_like(v) if v.is_floating_point()
-                       else v for k, v in state_dict.items()},
-        'optimizer': {'state': {}, 'param_groups': []},
-    }, path)
-    return state_dict
+    """An mmdet 2.25-style checkpoint with the official key layout."""
+    return write_official_checkpoint(
+        config, path, 'mmdet',
+        {'mmdet_version': '2.25.2', 'config': 'model = dict(...)',
+         'CLASSES': ('person', 'bicycle'), 'epoch': 12, 'iter': 1})
 
 
 @pytest.mark.parametrize('config', [

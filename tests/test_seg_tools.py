@@ -5,26 +5,16 @@ mIoU with per-class IoU, the demo data generator and the converter."""
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import run, write_official_checkpoint
 
 FPN_T = 'configs/seg/fpn_agent-pvt-t_40k_ade20k-512x512.py'
 UPERNET_T = 'configs/seg/upernet_agent-swin-t_160k_ade20k-512x512.py'
-
-
-def run(args, check=True):
-    result = subprocess.run(args, cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=900)
-    if check:
-        assert result.returncode == 0, (result.stdout[-3000:] +
-                                        result.stderr[-3000:])
-    return result
 
 
 @pytest.fixture(scope='module')
@@ -120,24 +110,12 @@ def test_train_and_test_single_cpu_process(config, tiny_ade, tmp_path):
 
 
 def official_seg_checkpoint(config, path):
-    """An mmseg 0.28-style checkpoint: official backbone names, mmseg 0.x
-    decode/auxiliary head names, meta with CLASSES/PALETTE, optimizer."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
-    init_default_scope('mmseg')
-    from mmseg.registry import MODELS
-    state_dict = MODELS.build(cfg.model).state_dict()
-    torch.save({
-        'meta': {'mmseg_version': '0.28.0', 'config': 'model = dict(...)',
-                 'CLASSES': ('wall', 'building'),
-                 'PALETTE': [[120, 120, 120], [180, 120, 120]],
-                 'iter': 40000},
-        'state_dict': {k: torch.randn_like(v) if v.is_floating_point()
-                       else v for k, v in state_dict.items()},
-        'optimizer': {'state': {}, 'param_groups': []},
-    }, path)
-    return state_dict
+    """An mmseg 0.28-style checkpoint with the official key layout."""
+    return write_official_checkpoint(
+        config, path, 'mmseg',
+        {'mmseg_version': '0.28.0', 'config': 'model = dict(...)',
+         'CLASSES': ('wall', 'building'),
+         'PALETTE': [[120, 120, 120], [180, 120, 120]], 'iter': 40000})
 
 
 @pytest.mark.parametrize('config', [FPN_T, UPERNET_T])

@@ -12,6 +12,7 @@
 Both draw with a seeded ``numpy`` generator, so a seed gives the same files
 on every machine.
 """
+import colorsys
 import json
 import math
 import os
@@ -77,19 +78,30 @@ def shape_polygon(rng, label, center, size):
     return pts @ rot.T + (cx, cy)
 
 
-# Each shape class has its own fill family (colours and the family's
-# parameters are random). A transformer trained from scratch picks up
-# textures within minutes but outlines only after far more data than a CPU
-# demo can show it, so geometry alone would leave the demo's classifier
-# near chance; the masks and boxes still have to be found from the outlines.
+# Each shape class has its own fill family and hue range (the fill's
+# parameters, the hue within the range, saturation, brightness and the
+# second colour are random). A transformer trained from scratch picks up
+# colour and texture within minutes but outlines only after far more data
+# than a CPU demo can show it, so geometry alone would leave the demos'
+# classifiers near chance; the masks and boxes still have to be found from
+# the outlines.
 SHAPE_FILLS = dict(circle='stripes', square='flat', triangle='gradient',
                    cross='checker', star='hatch', ring='speckle')
+SHAPE_HUES = dict(circle=0, square=220, triangle=50, cross=120, star=280,
+                  ring=170)  # degrees, +-25 per instance
+
+
+def class_colour(rng, label):
+    """An RGB colour (0-255 floats) in the hue range of ``label``."""
+    hue = (SHAPE_HUES[label] + rng.uniform(-25, 25)) % 360 / 360
+    rgb = colorsys.hsv_to_rgb(hue, rng.uniform(0.55, 1), rng.uniform(0.55, 1))
+    return np.array(rgb) * 255
 
 
 def paint_shape(rng, img, mask, label):
-    """Fill ``mask`` with the fill family of ``label`` in random colours."""
+    """Fill ``mask`` with the fill family and a colour of ``label``."""
     h, w = img.shape[:2]
-    colour, other = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    colour, other = class_colour(rng, label), rng.uniform(0, 255, 3)
     while np.abs(colour - other).sum() < 150:  # keep the pattern visible
         other = rng.uniform(0, 255, 3)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -99,16 +111,16 @@ def paint_shape(rng, img, mask, label):
     if style == 'flat':
         t = np.zeros((h, w), np.float32)
     elif style == 'stripes':
-        t = (np.sin(along * 2 * np.pi / rng.uniform(4, 10)) > 0)
+        t = (np.sin(along * 2 * np.pi / rng.uniform(8, 14)) > 0)
     elif style == 'gradient':
         t = (along - along[mask].min()) / max(np.ptp(along[mask]), 1)
     elif style == 'checker':
-        cell = rng.uniform(3, 6)
+        cell = rng.uniform(5, 8)
         t = ((xx // cell + yy // cell) % 2 == 0)
     elif style == 'hatch':
         across = -xx * np.sin(angle) + yy * np.cos(angle)
-        period = rng.uniform(5, 9)
-        t = ((along % period) < 1.5) | ((across % period) < 1.5)
+        period = rng.uniform(8, 12)
+        t = ((along % period) < 3) | ((across % period) < 3)
     else:  # speckle
         t = rng.random((h, w)) < 0.35
     t = np.asarray(t, np.float32)[..., None]
@@ -180,7 +192,7 @@ def write_coco_split(out_dir, split, num_images, size, seed, max_objects):
     return len(images), len(annotations)
 
 
-def write_shapes_coco(out_dir, num_train=320, num_val=64, size=(128, 128),
+def write_shapes_coco(out_dir, num_train=320, num_val=160, size=(128, 128),
                       max_objects=4, seed=0):
     """Write ``train/``, ``val/`` and ``annotations/instances_*.json``.
 

@@ -4,7 +4,7 @@ COCO-format instance segmentation set of shapes (circle, square, triangle,
 cross) with varied size, colour and texture, on textured backgrounds with
 clutter, overlapping each other (see ``mmagent.datasets.synthetic``).
 
-    python tools/misc/make_demo_coco.py data/demo_coco --train 320 --val 64
+    python tools/misc/make_demo_coco.py data/demo_coco --train 320 --val 160
 """
 import argparse
 import os.path as osp
@@ -16,7 +16,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('out_dir', nargs='?', default='data/demo_coco')
     parser.add_argument('--train', type=int, default=320)
-    parser.add_argument('--val', type=int, default=64)
+    parser.add_argument('--val', type=int, default=160)
     parser.add_argument('--size', type=int, nargs=2, default=[128, 128],
                         metavar=('H', 'W'))
     parser.add_argument('--max-objects', type=int, default=4)
