@@ -4,14 +4,13 @@ official checkpoints, pictures)."""
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run
 from PIL import Image
 
 from mmagent.apis import (ImageLoadError, collect_images, load_image,
@@ -154,9 +153,7 @@ def test_seg_inferencer_with_our_config():
 
 
 def run_demo(args):
-    return subprocess.run([sys.executable, 'demo/image_demo.py', *args],
-                          cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=900)
+    return run([sys.executable, 'demo/image_demo.py', *args], check=False)
 
 
 def test_image_demo_detection_official_weights_and_bad_files(tmp_path):

@@ -1,16 +1,12 @@
 """The benchmark tools run end to end (speed itself is not asserted)."""
-import subprocess
 import sys
 import textwrap
 
-from conftest import REPO_ROOT
+from conftest import run
 
 
 def run_tool(*args, timeout=600):
-    result = subprocess.run([sys.executable, *args], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    return run([sys.executable, *args], timeout=timeout).stdout
 
 
 def test_benchmark_backbone_prints_ratios():
