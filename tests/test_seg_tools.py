@@ -55,6 +55,23 @@ def test_generator_writes_ade20k_layout(tiny_ade):
             assert np.array_equal(a, b)
 
 
+def test_shape_classes_keep_their_hue_range():
+    """Each shape class is painted in its own hue range (+-25 degrees), so
+    the demos' classifiers can learn the classes within CPU minutes."""
+    import colorsys
+
+    from mmagent.datasets.synthetic import SHAPE_HUES, paint_shape
+    rng = np.random.default_rng(0)
+    mask = np.zeros((32, 32), bool)
+    mask[8:24, 8:24] = True
+    for _ in range(20):
+        img = np.zeros((32, 32, 3), np.float32)
+        paint_shape(rng, img, mask, 'square')  # flat: one colour
+        hue = colorsys.rgb_to_hsv(*(img[mask][0] / 255))[0] * 360
+        assert abs((hue - SHAPE_HUES['square'] + 180) % 360 - 180) <= 25.01
+        assert np.ptp(img[mask], axis=0).max() == 0 and not img[~mask].any()
+
+
 def test_missing_ade20k_gives_one_clear_message(tmp_path):
     result = run([sys.executable, 'tools/train.py', FPN_T, '--work-dir',
                   str(tmp_path)], check=False)
