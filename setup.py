@@ -1,8 +1,10 @@
 """mmagent: Agent Attention backbones for OpenMMLab 2.0 (mmdet, mmseg, mmpretrain)."""
 import os.path as osp
 import re
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
 
@@ -23,6 +25,23 @@ def parse_requirements(name):
     return lines
 
 
+class BuildPyWithMim(build_py):
+    """Ship ``configs/`` and ``model-index.yml`` in ``mmagent/.mim`` (where
+    mmdet keeps its own), so model names and configs resolve after a plain
+    ``pip install .``. An editable install reads them from the source tree.
+    """
+
+    def run(self):
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            return
+        target = osp.join(self.build_lib, 'mmagent', '.mim')
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(osp.join(HERE, 'configs'),
+                        osp.join(target, 'configs'))
+        shutil.copy(osp.join(HERE, 'model-index.yml'), target)
+
+
 def readme():
     with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
         return f.read()
@@ -31,7 +50,7 @@ def readme():
 setup(
     name='mmagent',
     version=get_version(),
-    description='Agent Attention backbones (Agent-PVT, Agent-Swin) for '
+    description='Efficient-attention backbones (Agent-PVT, Agent-Swin) for '
     'OpenMMLab 2.0: mmdet, mmseg and mmpretrain',
     long_description=readme(),
     long_description_content_type='text/markdown',
@@ -47,5 +66,6 @@ setup(
                 parse_requirements('optional.txt') +
                 parse_requirements('tests.txt')),
     },
+    cmdclass={'build_py': BuildPyWithMim},
     zip_safe=False,
 )

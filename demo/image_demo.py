@@ -1,13 +1,14 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""Run a detector or segmentor on your own images.
+"""Run a detector, segmentor or classifier on your own images.
 
     python demo/image_demo.py INPUTS CONFIG [--weights CKPT] [--out-dir DIR]
 
 INPUTS: image files, folders or globs. CONFIG: a config path or a model name
-from model-index.yml (e.g. ``mask-rcnn_agent-pvt-t_fpn_1x_coco``); its
-``default_scope`` picks mmdet's DetInferencer or mmseg's MMSegInferencer.
-Writes ``DIR/vis/<image>.png`` (boxes, masks, class names and scores, or a
-segmentation overlay in the dataset palette) and ``DIR/preds/<image>.json``.
+from model-index.yml (e.g. ``mask-rcnn_agent-pvt-t_fpn_1x_coco``); its task
+(``mmagent.tasks``) picks mmdet's DetInferencer, mmseg's MMSegInferencer or
+mmpretrain's ImageClassificationInferencer. Writes ``DIR/vis/<image>.png``
+(boxes, masks, class names and scores; a segmentation overlay in the dataset
+palette; the top class) and ``DIR/preds/<image>.json``.
 Official mmdet 2.x / mmseg 0.x checkpoints are converted on the fly. A file
 that cannot be read gets one error line; the others are still processed,
 and the exit status is 1 when any failed.
@@ -17,8 +18,6 @@ import json
 import os
 import os.path as osp
 import sys
-
-import numpy as np
 
 
 def parse_args():
@@ -57,39 +56,15 @@ def unique_stem(path, used):
     return name
 
 
-def det_record(inferencer, sample, path, score_thr):
-    record = inferencer.pred2dict(sample)
-    classes = inferencer.model.dataset_meta['classes']
-    record['label_names'] = [classes[i] for i in record['labels']]
-    record.update(img_path=path, score_thr=score_thr)
-    return record
-
-
-def seg_record(inferencer, label, path, label_file):
-    import cv2
-    label = np.asarray(label).astype(np.uint8)
-    cv2.imwrite(label_file, label)
-    classes = inferencer.model.dataset_meta['classes']
-    ids, counts = np.unique(label, return_counts=True)
-    return dict(
-        img_path=path,
-        sem_seg_path=osp.abspath(label_file),
-        height=int(label.shape[0]),
-        width=int(label.shape[1]),
-        class_fractions={
-            classes[i]: round(float(c) / label.size, 6)
-            for i, c in zip(ids.tolist(), counts.tolist()) if i < len(classes)
-        })
-
-
 def main():
     args = parse_args()
     import cv2
     from mmengine.utils import ProgressBar
 
-    from mmagent.apis import (ImageLoadError, collect_images,
-                              init_inferencer, load_image)
+    from mmagent.apis import init_inferencer
     from mmagent.utils import CheckpointLoadError
+    from mmagent.utils.image_io import (ImageLoadError, collect_images,
+                                        load_image)
 
     try:
         files = collect_images(args.inputs)
@@ -104,11 +79,7 @@ def main():
     pred_dir = osp.join(args.out_dir, 'preds')
     os.makedirs(vis_dir, exist_ok=True)
     os.makedirs(pred_dir, exist_ok=True)
-    if inferencer.task == 'det':
-        call_kwargs = dict(pred_score_thr=args.score_thr,
-                           return_datasamples=True)
-    else:  # mmseg returns label maps (and no pictures with datasamples)
-        call_kwargs = dict(opacity=args.opacity)
+    task = inferencer.task
 
     errors, used, done = [], set(), 0
     progress = ProgressBar(len(files))
@@ -124,25 +95,20 @@ def main():
         if not images:
             continue
         try:
-            out = inferencer(images, batch_size=len(images), return_vis=True,
-                             **call_kwargs)
+            results = task.predict(inferencer, images, args.score_thr,
+                                   args.opacity)
         except Exception as e:  # one bad batch must not end the run
             errors += [f'{p}: inference failed ({type(e).__name__}: {e})'
                        for p in batch_files]
             for _ in batch_files:
                 progress.update()
             continue
-        preds, visuals = out['predictions'], out['visualization']
-        if len(images) == 1 and inferencer.task == 'seg':
-            preds, visuals = [preds], [visuals]  # mmseg unwraps single ones
-        for path, sample, vis in zip(batch_files, preds, visuals):
+        for path, (prediction, vis) in zip(batch_files, results):
             name = unique_stem(path, used)
             cv2.imwrite(osp.join(vis_dir, name + '.png'), vis[..., ::-1])
-            if inferencer.task == 'det':
-                record = det_record(inferencer, sample, path, args.score_thr)
-            else:
-                record = seg_record(inferencer, sample, path,
-                                    osp.join(pred_dir, name + '.png'))
+            record = task.prediction_record(inferencer, prediction, path,
+                                            osp.join(pred_dir, name),
+                                            args.score_thr)
             with open(osp.join(pred_dir, name + '.json'), 'w') as f:
                 json.dump(record, f)
             done += 1

@@ -1,16 +1,22 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""mmagent: Agent Attention backbones for OpenMMLab 2.0.
+"""mmagent: efficient-attention backbones for OpenMMLab 2.0.
 
 ``import mmagent`` (or ``custom_imports=dict(imports=['mmagent'])`` in a
-config) registers ``AgentPVT`` and ``AgentSwinTransformer`` in MMEngine's root
-``MODELS`` registry, where mmdet, mmseg and mmpretrain all find them, and
-makes mmengine's checkpoint loading work on torch>=2.6.
+config) registers the backbone families (``AgentPVT``,
+``AgentSwinTransformer``) in MMEngine's root ``MODELS`` registry, where
+mmdet, mmseg and mmpretrain all find them, registers the attention kinds in
+:data:`mmagent.models.ATTENTIONS`, and makes mmengine's checkpoint loading
+work on torch>=2.6. Layers: ``mmagent.models`` (attention kinds, blocks,
+backbone families), ``mmagent.tasks`` (what differs between detection,
+segmentation and classification), ``mmagent.apis`` (inference),
+``mmagent.utils`` (config, distributed, data checks, checkpoints, model zoo,
+image reading, FLOPs); see docs/architecture.md.
 """
 from .utils.compat import patch_checkpoint_loading
 from .version import __version__
 
 patch_checkpoint_loading()
 
-from .backbones import AgentPVT, AgentSwinTransformer  # noqa: E402
+from .models import AgentPVT, AgentSwinTransformer  # noqa: E402
 
 __all__ = ['__version__', 'AgentPVT', 'AgentSwinTransformer']

@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from mmagent.backbones.layers import AgentAttention
+from mmagent.models.layers import AgentAttention
 
 
 def make_pair(fused_qkv=True, **kwargs):
     cfg = dict(embed_dims=32, num_heads=4, agent_num=16, agent_shape=(5, 6),
-               bias_hw=(14, 14), fused_qkv=fused_qkv, **kwargs)
+               pretrain_hw=(14, 14), fused_qkv=fused_qkv, **kwargs)
     fast = AgentAttention(**cfg)
     exact = AgentAttention(exact=True, **cfg)
     exact.load_state_dict(fast.state_dict())

@@ -3,8 +3,8 @@ import torch
 from conftest import TINY_SWIN
 
 from mmagent import AgentSwinTransformer
-from mmagent.backbones.agent_swin import parse_block_types
-from mmagent.backbones.layers import AgentAttention, WindowAttention
+from mmagent.models.layers import (AgentAttention, WindowAttention,
+                                   parse_block_codes)
 
 PAPER_PARAMS_M = dict(t=28.14, s=48.90, b=87.07)
 
@@ -32,11 +32,11 @@ def test_block_layout_of_swin_b():
     assert stage3[2].window_size == 7
 
 
-def test_parse_block_types_errors():
-    assert parse_block_types('AAAB', [1, 1, 2, 2])[3] == ['B', 'B']
+def test_parse_block_codes_errors():
+    assert parse_block_codes('AAAB', [1, 1, 2, 2])[3] == ['B', 'B']
     for bad in ('AAB', 'AAMB', 'AAXB', 'AAAB2', 'AAMBx'):
         with pytest.raises(ValueError, match='attn_type'):
-            parse_block_types(bad, [2, 2, 2, 2])
+            parse_block_codes(bad, [2, 2, 2, 2])
 
 
 def test_official_kwargs_accepted():

@@ -5,7 +5,7 @@ import torch
 from conftest import TINY_PVT, TINY_SWIN
 
 from mmagent import AgentPVT, AgentSwinTransformer
-from mmagent.backbones.layers import AgentAttention, WindowAttention
+from mmagent.models.layers import AgentAttention, WindowAttention
 
 
 def amplify_logits(model, factor):

@@ -94,9 +94,12 @@ def test_recipe(name):
         assert backbone.type == 'AgentSwinTransformer'
         assert optimizer.lr == 1e-4 and optimizer.weight_decay == 0.05
         keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
-        for key in ('norm', 'relative_position_bias_table', 'an_bias',
-                    'na_bias', 'ah_bias', 'aw_bias', 'ha_bias', 'wa_bias'):
+        no_decay = ('norm', 'relative_position_bias_table', 'an_bias',
+                    'na_bias', 'ah_bias', 'aw_bias', 'ha_bias', 'wa_bias')
+        for key in no_decay:
             assert keys[key].decay_mult == 0.
+        # nothing that cannot occur (Agent-Swin has no absolute_pos_embed)
+        assert set(keys) == set(no_decay)
         assert 'RandomChoice' in pipeline_types  # multi-scale + crop
         assert cfg.optim_wrapper.get('type', 'OptimWrapper') == \
             'OptimWrapper'

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, run, write_official_checkpoint
+from conftest import run, write_official_checkpoint
 
 DEMO_CFG = 'configs/det/demo/mask-rcnn_agent-pvt-t_fpn_demo-shapes.py'
 PVT_T_MRCNN = 'configs/det/mask-rcnn_agent-pvt-t_fpn_1x_coco.py'
@@ -90,14 +90,11 @@ def test_test_tool_reports_coco_map(dist_trained, tiny_coco, tmp_path):
 
 
 def test_get_flops_counts_agent_attention():
-    sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
-    try:
-        from get_flops import count
-    finally:
-        sys.path.pop(0)
-    flops, params, _ = count(PVT_T_MRCNN, [256, 320], backbone_only=True)
-    skipped, _, _ = count(PVT_T_MRCNN, [256, 320], backbone_only=True,
-                          count_sdpa=False)
+    from mmagent.apis import model_complexity
+    flops, params, _ = model_complexity(PVT_T_MRCNN, [256, 320],
+                                        backbone_only=True)
+    skipped, _, _ = model_complexity(PVT_T_MRCNN, [256, 320],
+                                     backbone_only=True, count_sdpa=False)
     assert abs(params / 1e6 - 11.06) < 0.01
     # What mmengine misses is exactly the official 4*n*Na*C per agent
     # block (n tokens, Na agents, C channels), 2 blocks per stage of PVT-T.

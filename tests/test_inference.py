@@ -13,8 +13,8 @@ import torch
 from conftest import REPO_ROOT, run
 from PIL import Image
 
-from mmagent.apis import (ImageLoadError, collect_images, load_image,
-                          model_index, resolve_config)
+from mmagent.utils.image_io import ImageLoadError, collect_images, load_image
+from mmagent.utils.model_zoo import model_index, resolve_config
 
 DET_DEMO = 'configs/det/demo/mask-rcnn_agent-pvt-t_fpn_demo-shapes.py'
 SEG_DEMO = 'configs/seg/demo/fpn_agent-pvt-t_demo-scenes.py'
@@ -128,7 +128,7 @@ def test_det_inferencer_with_our_config(tmp_path):
     inferencer = DetInferencer(model=osp.join(REPO_ROOT, DET_DEMO),
                                weights=weights, device='cpu',
                                show_progress=False)
-    from mmagent.datasets.synthetic import make_shapes_image
+    from mmagent.demo_data.synthetic import make_shapes_image
     rgb, _ = make_shapes_image(np.random.default_rng(0), (128, 128), 3)
     img = np.ascontiguousarray(rgb[..., ::-1])  # a demo image, BGR
     out = inferencer(img, return_vis=True, pred_score_thr=0.3)

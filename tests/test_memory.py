@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmagent import AgentPVT, AgentSwinTransformer
-from mmagent.backbones.layers import AgentAttention
+from mmagent.models.layers import AgentAttention
 from mmagent.utils.profiling import peak_memory
 
 

@@ -50,5 +50,5 @@ def test_custom_imports_registers_in_fresh_process(tmp_path):
     result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert 'mmagent.backbones.agent_swin AgentSwinTransformer' in \
+    assert 'mmagent.models.backbones.agent_swin AgentSwinTransformer' in \
         result.stdout

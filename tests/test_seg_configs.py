@@ -77,9 +77,10 @@ def test_recipe(name):
         assert backbone.type == 'AgentSwinTransformer'
         assert (optimizer.lr, optimizer.weight_decay) == (6e-5, 0.01)
         keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
-        assert all(keys[k].decay_mult == 0. for k in (
-            'norm', 'an_bias', 'na_bias', 'ah_bias', 'aw_bias', 'ha_bias',
-            'wa_bias', 'relative_position_bias_table'))
+        no_decay = ('norm', 'an_bias', 'na_bias', 'ah_bias', 'aw_bias',
+                    'ha_bias', 'wa_bias', 'relative_position_bias_table')
+        assert all(keys[k].decay_mult == 0. for k in no_decay)
+        assert set(keys) == set(no_decay)
         warmup, poly = cfg.param_scheduler
         assert (warmup.type, warmup.end) == ('LinearLR', 1500)
         assert (poly.type, poly.power, poly.begin, poly.end) == \

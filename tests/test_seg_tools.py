@@ -27,7 +27,7 @@ def tiny_ade(tmp_path_factory):
 
 
 def test_generator_writes_ade20k_layout(tiny_ade):
-    from mmagent.datasets import SCENE_CLASSES
+    from mmagent.demo_data import SCENE_CLASSES
     for split, count in (('training', 4), ('validation', 2)):
         images = sorted(os.listdir(osp.join(tiny_ade, 'images', split)))
         labels = sorted(os.listdir(osp.join(tiny_ade, 'annotations', split)))
@@ -44,7 +44,7 @@ def test_generator_writes_ade20k_layout(tiny_ade):
     assert all(0 in lb and lb.max() <= len(SCENE_CLASSES) for lb in labels)
     assert len(np.unique(np.concatenate([lb.ravel() for lb in labels]))) > 6
     # deterministic
-    from mmagent.datasets import write_scenes_ade20k
+    from mmagent.demo_data import write_scenes_ade20k
     again = write_scenes_ade20k(str(tiny_ade) + '_again', 4, 2)
     assert again == {'training': 4, 'validation': 2}
     for sub in ('annotations/training', 'annotations/validation'):
@@ -60,7 +60,7 @@ def test_shape_classes_keep_their_hue_range():
     the demos' classifiers can learn the classes within CPU minutes."""
     import colorsys
 
-    from mmagent.datasets.synthetic import SHAPE_HUES, paint_shape
+    from mmagent.demo_data.synthetic import SHAPE_HUES, paint_shape
     rng = np.random.default_rng(0)
     mask = np.zeros((32, 32), bool)
     mask[8:24, 8:24] = True

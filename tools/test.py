@@ -1,8 +1,9 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Evaluate a checkpoint with the config's evaluator (COCO mAP, mIoU, ...).
 
-The config's ``default_scope`` picks the task: ``--out``, ``--show-dir`` and
-``--tta`` behave as in mmdet 3.x / mmseg 1.x ``tools/test.py``.
+The config's task (``mmagent.tasks``, from its ``default_scope``) decides
+what ``--out``, ``--show-dir`` and ``--tta`` do, as in mmdet 3.x / mmseg 1.x
+/ mmpretrain 1.x ``tools/test.py``.
 """
 import argparse
 import os
@@ -12,9 +13,9 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
-from mmagent.utils.runtime import (check_data_root, finish_distributed,
-                                   load_config, prepare_distributed,
-                                   resolve_work_dir)
+from mmagent.tasks import get_task
+from mmagent.utils.config import load_config, resolve_work_dir
+from mmagent.utils.distributed import finish_distributed, prepare_distributed
 
 
 def parse_args():
@@ -47,90 +48,30 @@ def parse_args():
     return args
 
 
-def enable_visualization(cfg, args):
-    hook = cfg.default_hooks.get('visualization')
-    if hook is None:
-        raise SystemExit('--show/--show-dir need a visualization hook in '
-                         'default_hooks')
-    hook['draw'] = True
-    if args.show:
-        hook['show'] = True
-        hook['wait_time'] = args.wait_time
-    if args.show_dir:
-        hook['test_out_dir'] = args.show_dir
-    if cfg.get('default_scope') == 'mmpretrain':
-        hook['enable'] = True
-        hook.pop('draw')
-
-
-def apply_tta(cfg, scope):
-    if 'tta_model' not in cfg:
-        if scope != 'mmdet':
-            raise SystemExit('--tta: this config defines no tta_model')
-        # mmdet's default: horizontal flip, merged by NMS.
-        cfg.tta_model = dict(
-            type='DetTTAModel',
-            tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
-                         max_per_img=100))
-    if 'tta_pipeline' not in cfg:
-        if scope != 'mmdet':
-            raise SystemExit('--tta: this config defines no tta_pipeline')
-        test_pipeline = cfg.test_dataloader.dataset.pipeline
-        load, *middle, pack = test_pipeline
-        middle = [t for t in middle if t['type'] != 'Resize']
-        resize = next(t for t in test_pipeline if t['type'] == 'Resize')
-        cfg.tta_pipeline = [
-            load,
-            dict(type='TestTimeAug', transforms=[
-                [resize],
-                [dict(type='RandomFlip', prob=1.),
-                 dict(type='RandomFlip', prob=0.)],
-                middle + [dict(pack, meta_keys=(
-                    'img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor', 'flip', 'flip_direction'))],
-            ])
-        ]
-    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-    cfg.tta_model.module = cfg.model
-    cfg.model = cfg.tta_model
-
-
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    scope = cfg.get('default_scope', 'mmdet')
+    task = get_task(cfg)
     resolve_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = args.checkpoint
     if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
     if args.show or args.show_dir:
-        enable_visualization(cfg, args)
+        task.enable_visualization(cfg, args.show, args.show_dir,
+                                  args.wait_time)
     if args.tta:
-        apply_tta(cfg, scope)
-    if args.out is not None and scope == 'mmseg':
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+        task.apply_tta(cfg)
+    if args.out is not None:
+        task.add_prediction_dump(cfg, args.out)
 
     prepare_distributed(cfg)
-    check_data_root(cfg, ('test_dataloader', ))
+    task.check_data(cfg, ('test_dataloader', ))
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-
-    if args.out is not None and scope != 'mmseg':
-        if scope == 'mmdet':
-            from mmdet.evaluation import DumpDetResults
-            if not args.out.endswith(('.pkl', '.pickle')):
-                raise SystemExit('--out must be a .pkl or .pickle file')
-            runner.test_evaluator.metrics.append(
-                DumpDetResults(out_file_path=args.out))
-        else:
-            from mmengine.evaluator import DumpResults
-            runner.test_evaluator.metrics.append(
-                DumpResults(out_file_path=args.out))
     runner.test()
     finish_distributed()
 

@@ -11,9 +11,9 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
-from mmagent.utils.runtime import (check_data_root, finish_distributed,
-                                   load_config, prepare_distributed,
-                                   resolve_work_dir)
+from mmagent.tasks import get_task
+from mmagent.utils.config import load_config, resolve_work_dir
+from mmagent.utils.distributed import finish_distributed, prepare_distributed
 
 
 def parse_args():
@@ -69,7 +69,7 @@ def main():
         cfg.load_from = args.resume
 
     prepare_distributed(cfg)
-    check_data_root(cfg, ('train_dataloader', 'val_dataloader'))
+    get_task(cfg).check_data(cfg, ('train_dataloader', 'val_dataloader'))
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
     if runner is None:
         from mmengine.registry import RUNNERS

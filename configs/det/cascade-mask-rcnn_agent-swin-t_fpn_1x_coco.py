@@ -1,4 +1,7 @@
-_base_ = './_base_/cascade-mask-rcnn_agent-swin_fpn_ms-crop-3x_coco.py'
+_base_ = [
+    './_base_/cascade-mask-rcnn_agent-swin_fpn_ms-crop-3x_coco.py',
+    './_base_/schedule_agent-swin_1x.py',
+]
 
 model = dict(
     backbone=dict(
@@ -7,17 +10,6 @@ model = dict(
         init_cfg=dict(
             checkpoint='data/pretrained/agent_swin_t_max_acc.pth')))
 
-max_epochs = 12
+max_epochs = _base_.agent_swin_1x.max_epochs
 train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-        end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[8, 11],
-        gamma=0.1)
-]
+param_scheduler = _base_.agent_swin_1x.param_scheduler

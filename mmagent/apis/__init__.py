@@ -1,8 +1,10 @@
-from .inference import (ImageLoadError, collect_images, dataset_meta_of,
-                        init_inferencer, load_image, model_index,
-                        prepare_weights, resolve_config)
+# Copyright (c) mmagent contributors. All rights reserved.
+"""User-level entry points: inference, weights, model complexity."""
+from .complexity import model_complexity
+from .inference import dataset_meta_of, init_inferencer
+from .weights import check_fits_config, prepare_weights
 
 __all__ = [
-    'ImageLoadError', 'collect_images', 'dataset_meta_of', 'init_inferencer',
-    'load_image', 'model_index', 'prepare_weights', 'resolve_config'
+    'model_complexity', 'dataset_meta_of', 'init_inferencer',
+    'check_fits_config', 'prepare_weights'
 ]

@@ -14,7 +14,7 @@ import re
 from collections import OrderedDict
 from typing import Mapping
 
-from .checkpoint import CheckpointLoadError, extract_state_dict
+from .checkpoint import extract_state_dict
 
 # (pattern, replacement) applied in order to every key. mmdet 2.25 -> 3.x
 # and mmseg 0.28 -> 1.x renamed none of the modules of the Agent configs.
@@ -72,31 +72,3 @@ def convert_checkpoint(ckpt: Mapping, filename: str = '<checkpoint>'):
     state_dict, renamed = convert_state_dict(state_dict)
     meta = convert_meta(ckpt.get('meta'))
     return dict(meta=meta, state_dict=state_dict), renamed
-
-
-def check_fits_config(state_dict, config) -> None:
-    """Load into the config's model with ``strict=True``; a mismatch raises
-    :class:`CheckpointLoadError` listing the first offending keys."""
-    from mmengine.registry import MODELS
-
-    from .runtime import load_config
-    cfg = load_config(config, init_scope=True) if isinstance(
-        config, str) else config
-    model = MODELS.build(cfg.model)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    mismatched = [(k, tuple(v.shape), tuple(own[k].shape))
-                  for k, v in state_dict.items()
-                  if k in own and v.shape != own[k].shape]
-    if missing or unexpected or mismatched:
-        name = config if isinstance(config, str) else 'the config'
-        lines = [f'missing in the checkpoint: {k}' for k in missing[:10]]
-        lines += [f'not in the model: {k}' for k in unexpected[:10]]
-        lines += [f'{k}: checkpoint {a} vs model {b}'
-                  for k, a, b in mismatched[:10]]
-        raise CheckpointLoadError(
-            f'the weights do not fit {name} '
-            f'({len(missing)} missing, {len(unexpected)} unexpected, '
-            f'{len(mismatched)} mismatched):\n  ' + '\n  '.join(lines))
-    model.load_state_dict(state_dict, strict=True)

@@ -20,7 +20,8 @@ import torch
 from mmengine.config import DictAction
 
 import mmagent  # noqa: F401
-from mmagent.utils.runtime import load_config, synthetic_data_sample
+from mmagent.tasks import get_task
+from mmagent.utils.config import load_config
 
 
 def parse_args():
@@ -53,7 +54,7 @@ def build_model(cfg, checkpoint, device):
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, init_scope=True)
-    scope = cfg.get('default_scope', 'mmdet')
+    task = get_task(cfg)
     device = torch.device(args.device)
     models = {'fast': build_model(cfg, args.checkpoint, device)}
     if args.compare_exact:
@@ -69,7 +70,7 @@ def main():
         for _ in range(args.batch_size)
     ]
     data = dict(inputs=inputs,
-                data_samples=[synthetic_data_sample(scope, height, width)
+                data_samples=[task.data_sample(height, width)
                               for _ in inputs])
 
     def step(model):

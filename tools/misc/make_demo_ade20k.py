@@ -2,14 +2,14 @@
 """Generate the embedded segmentation demo dataset: deterministic scenes in
 ADE20K's layout and label convention (0 = other, ignored once
 ``reduce_zero_label`` shifts it to 255): 7 textured region classes and 6
-shape classes, with unlabelled clutter (see ``mmagent.datasets.synthetic``).
+shape classes, with unlabelled clutter (see ``mmagent.demo_data.synthetic``).
 
     python tools/misc/make_demo_ade20k.py data/demo_ade20k --train 400 --val 64
 """
 import argparse
 import os.path as osp
 
-from mmagent.datasets import SCENE_CLASSES, write_scenes_ade20k
+from mmagent.demo_data import SCENE_CLASSES, write_scenes_ade20k
 
 
 def main():

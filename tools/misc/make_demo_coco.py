@@ -2,14 +2,14 @@
 """Generate the embedded detection demo dataset: a deterministic,
 COCO-format instance segmentation set of shapes (circle, square, triangle,
 cross) with varied size, colour and texture, on textured backgrounds with
-clutter, overlapping each other (see ``mmagent.datasets.synthetic``).
+clutter, overlapping each other (see ``mmagent.demo_data.synthetic``).
 
     python tools/misc/make_demo_coco.py data/demo_coco --train 320 --val 160
 """
 import argparse
 import os.path as osp
 
-from mmagent.datasets import write_shapes_coco
+from mmagent.demo_data import write_shapes_coco
 
 
 def main():

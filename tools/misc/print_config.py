@@ -5,7 +5,7 @@ import argparse
 from mmengine.config import DictAction
 
 import mmagent  # noqa: F401
-from mmagent.utils.runtime import load_config
+from mmagent.utils.config import load_config
 
 
 def main():

@@ -21,8 +21,9 @@ import os.path as osp
 import torch
 
 import mmagent  # noqa: F401
+from mmagent.apis import check_fits_config
 from mmagent.utils import CheckpointLoadError, load_checkpoint_file
-from mmagent.utils.convert import check_fits_config, convert_checkpoint
+from mmagent.utils.convert import convert_checkpoint
 
 
 def convert(src, dst, config=None):

@@ -2,39 +2,20 @@
 # the official recipe (downstream/detection configs/agent_swin/
 # agent_swin_*_crcnn_{1x,3x}_9-12-14-7.py) on mmdet 3.x. mmdet's ConvNeXt
 # cascade config carries the same heads and multi-scale + crop pipeline.
-_base_ = 'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py'  # noqa
+_base_ = [
+    'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py',  # noqa
+    '../../_base_/agent_swin.py',
+]
 custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='AgentSwinTransformer',
-        arch='t',
-        window_size=56,
-        downstream_agent_shapes=[(9, 9), (12, 12), (14, 14), (7, 7)],
-        drop_path_rate=0.1,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='data/pretrained/agent_swin_t_max_acc.pth')),
+    backbone=dict(_base_.agent_swin_backbone, _delete_=True),
     neck=dict(in_channels=[96, 192, 384, 768]))
 
-no_decay = dict(decay_mult=0.)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',  # fp32 as the official runs; --amp switches
-    paramwise_cfg=dict(
-        custom_keys={
-            'absolute_pos_embed': no_decay,
-            'relative_position_bias_table': no_decay,
-            'norm': no_decay,
-            'an_bias': no_decay,
-            'na_bias': no_decay,
-            'ah_bias': no_decay,
-            'aw_bias': no_decay,
-            'ha_bias': no_decay,
-            'wa_bias': no_decay,
-        }),
+    paramwise_cfg=dict(custom_keys=_base_.agent_swin_no_decay),
     optimizer=dict(
         type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
 

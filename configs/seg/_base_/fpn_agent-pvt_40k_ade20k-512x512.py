@@ -7,6 +7,7 @@ _base_ = [
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_40k.py',
+    '../../_base_/agent_pvt.py',
 ]
 custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 crop_size = (512, 512)
@@ -14,16 +15,7 @@ crop_size = (512, 512)
 model = dict(
     pretrained=None,  # the base would copy a ResNet URL into the backbone
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        _delete_=True,
-        type='AgentPVT',
-        arch='t',
-        downstream_agent_shapes=[(12, 12), (16, 16), (28, 28), (28, 28)],
-        drop_path_rate=0.1,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='data/pretrained/agent_pvt_t_max_acc.pth')),
+    backbone=dict(_base_.agent_pvt_backbone, _delete_=True),
     neck=dict(in_channels=[64, 128, 320, 512]),
     decode_head=dict(num_classes=150))
 

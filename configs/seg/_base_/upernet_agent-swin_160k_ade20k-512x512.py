@@ -7,6 +7,7 @@ _base_ = [
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
+    '../../_base_/agent_swin.py',
 ]
 custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 crop_size = (512, 512)
@@ -17,37 +18,16 @@ model = dict(
     # _delete_: the official configs silently merged the base SwinTransformer
     # kwargs into the backbone dict.
     backbone=dict(
-        _delete_=True,
-        type='AgentSwinTransformer',
-        arch='t',
-        window_size=56,
-        downstream_agent_shapes=[(9, 9), (12, 12), (14, 14), (7, 7)],
-        drop_path_rate=0.3,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='data/pretrained/agent_swin_t_max_acc.pth')),
+        _base_.agent_swin_backbone, _delete_=True, drop_path_rate=0.3),
     decode_head=dict(in_channels=[96, 192, 384, 768], num_classes=150),
     auxiliary_head=dict(in_channels=384, num_classes=150))
 
-no_decay = dict(decay_mult=0.)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(
         type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(
-        custom_keys={
-            'absolute_pos_embed': no_decay,
-            'relative_position_bias_table': no_decay,
-            'norm': no_decay,
-            'an_bias': no_decay,
-            'na_bias': no_decay,
-            'ah_bias': no_decay,
-            'aw_bias': no_decay,
-            'ha_bias': no_decay,
-            'wa_bias': no_decay,
-        }))
+    paramwise_cfg=dict(custom_keys=_base_.agent_swin_no_decay))
 param_scheduler = [
     dict(
         type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,

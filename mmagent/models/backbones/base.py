@@ -1,6 +1,8 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""What Agent-PVT and Agent-Swin share: the official-kwarg aliases, arch
-presets, stage freezing, ``norm_eval`` and pretrained loading."""
+"""What every backbone family shares: the official-kwarg aliases, arch
+presets, per-block attention from the registry, out_indices, stage
+freezing, ``norm_eval``, the official initialisation and pretrained
+loading."""
 import copy
 import functools
 import re
@@ -14,8 +16,9 @@ from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils.checkpoint import (CheckpointLoadError, extract_state_dict,
-                                load_checkpoint_file)
+from ...utils.checkpoint import (CheckpointLoadError, extract_state_dict,
+                                 load_checkpoint_file)
+from ..layers import ATTENTIONS, TransformerBlock, build_attention
 
 NORM_TYPES = (_BatchNorm, nn.LayerNorm, nn.GroupNorm)
 
@@ -83,20 +86,36 @@ def per_stage(name: str, value, num_stages: int) -> list:
     return [value] * num_stages
 
 
-class AgentBackbone(BaseModule):
-    """Base of the Agent backbones.
+class AttentionBackbone(BaseModule):
+    """Base of every backbone family (PVT, Swin, ...).
 
-    Subclasses build their layers, then call :meth:`_setup_outputs`, and
-    implement :meth:`_stem_parts` and :meth:`_stage_parts` for freezing, and
-    may list in :attr:`optional_keys` the state-dict keys an official
-    ImageNet checkpoint legitimately lacks.
+    A family (one file) sets :attr:`softmax_attention`, builds its layers
+    with :meth:`build_block` for each block kind that
+    :func:`~mmagent.models.layers.block_kinds` reads from its ``attn_type``,
+    then calls :meth:`_setup_outputs`; it implements :meth:`_stem_parts` and
+    :meth:`_stage_parts` for freezing and may list in :attr:`optional_keys`
+    the state-dict keys an official ImageNet checkpoint legitimately lacks.
+
+    Args:
+        attn_cfgs (dict, optional): Extra arguments per attention kind,
+            e.g. ``dict(agent=dict(kernel_size=5))``; they override what the
+            family passes to every block of that kind.
+        init_cfg, pretrained: See :meth:`init_weights`.
     """
 
+    #: The registered attention kind of the family's softmax ('B') blocks.
+    softmax_attention: str = ''
     # Regexes (re.fullmatch) of keys a checkpoint may lack without error.
     optional_keys: Sequence[str] = ()
 
     def __init__(self, init_cfg: Optional[dict] = None,
-                 pretrained: Optional[str] = None):
+                 pretrained: Optional[str] = None,
+                 attn_cfgs: Optional[Dict[str, dict]] = None):
+        unknown = set(attn_cfgs or {}) - set(ATTENTIONS.module_dict)
+        if unknown:
+            raise ValueError(f'attn_cfgs names unknown attention kinds '
+                             f'{sorted(unknown)}; registered: '
+                             f'{sorted(ATTENTIONS.module_dict)}')
         if init_cfg is not None and pretrained is not None:
             raise ValueError('init_cfg and pretrained cannot be set at the '
                              'same time')
@@ -107,6 +126,7 @@ class AgentBackbone(BaseModule):
         elif pretrained is not None:
             raise TypeError('pretrained must be a str or None')
         super().__init__(init_cfg=init_cfg)
+        self.attn_cfgs = dict(attn_cfgs or {})
 
     @staticmethod
     def _init_linear_and_norm(m: nn.Module) -> None:
@@ -120,6 +140,16 @@ class AgentBackbone(BaseModule):
         elif isinstance(m, nn.LayerNorm):
             nn.init.constant_(m.weight, 1.0)
             nn.init.constant_(m.bias, 0)
+
+    def build_block(self, kind: str, context: dict,
+                    **block_kwargs) -> TransformerBlock:
+        """A pre-norm :class:`TransformerBlock` whose attention is ``kind``
+        built from ``context`` (see
+        :func:`~mmagent.models.layers.build_attention`) and ``attn_cfgs``.
+        ``block_kwargs`` go to the block (``mlp_ratio``, ``drop``,
+        ``drop_path``, ``norm_cfg``, ``with_cp``)."""
+        attn = build_attention(kind, context, self.attn_cfgs.get(kind))
+        return TransformerBlock(context['embed_dims'], attn, **block_kwargs)
 
     def _setup_outputs(self, num_stages: int, out_indices: Sequence[int],
                        frozen_stages: int, norm_eval: bool) -> None:

@@ -1,7 +1,7 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""(Shifted) window softmax attention of Swin, used by Agent-Swin's 'B'
-blocks. Official key names: ``qkv``, ``proj``,
-``relative_position_bias_table`` and the persistent
+"""(Shifted) window softmax attention of Swin: attention kind ``'window'``,
+the softmax (``'B'``) blocks of the Swin family. Official key names:
+``qkv``, ``proj``, ``relative_position_bias_table`` and the persistent
 ``relative_position_index`` buffer."""
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from .agent_attention import fp32_logits
+from .common import fp32_logits
+from .registry import register_attention
 
 # Logit offset between tokens of different regions in a shifted window.
 SHIFT_MASK_VALUE = -100.0
@@ -53,6 +54,7 @@ def shifted_window_mask(padded_hw: Tuple[int, int], window_size: int,
         mask == 0, 0.0)
 
 
+@register_attention('window')
 class WindowAttention(BaseModule):
     """Window multi-head self-attention with relative position bias, applied
     to a whole ``(H, W)`` map: pad to a multiple of the window, optional

@@ -5,65 +5,17 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule, ModuleList
+from mmengine.model import ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 
-from .base_backbone import (AgentBackbone, accepts_official_kwargs,
-                            per_stage, resolve_arch)
-from .layers import AgentAttention, PatchEmbed, TransformerBlock
-
-
-class SpatialReductionAttention(BaseModule):
-    """PVT v1 softmax attention whose keys/values come from a map reduced by
-    ``sr_ratio`` (a strided conv + LayerNorm). Used by ``'B'`` entries of
-    ``attn_type``; official keys ``q``, ``kv``, ``proj``, ``sr``, ``norm``.
-
-    Shapes: x ``(B, H*W, C)``, hw_shape ``(H, W)`` -> ``(B, H*W, C)``.
-    """
-
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 sr_ratio: int = 1,
-                 qkv_bias: bool = True,
-                 qk_scale: Optional[float] = None,
-                 attn_drop: float = 0.,
-                 proj_drop: float = 0.,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
-                             f'num_heads ({num_heads})')
-        self.num_heads = num_heads
-        self.scale = qk_scale or (embed_dims // num_heads)**-0.5
-        self.sr_ratio = sr_ratio
-        self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
-        self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
-        if sr_ratio > 1:
-            self.sr = nn.Conv2d(
-                embed_dims, embed_dims, kernel_size=sr_ratio, stride=sr_ratio)
-            self.norm = nn.LayerNorm(embed_dims)
-
-    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
-        B, N, C = x.shape
-        h = self.num_heads
-        q = self.q(x).reshape(B, N, h, C // h).permute(0, 2, 1, 3)
-        if self.sr_ratio > 1:
-            x = x.permute(0, 2, 1).reshape(B, C, *hw_shape)
-            x = self.norm(self.sr(x).reshape(B, C, -1).permute(0, 2, 1))
-        kv = self.kv(x).reshape(B, -1, 2, h, C // h).permute(2, 0, 3, 1, 4)
-        attn = (q @ kv[0].transpose(-2, -1)) * self.scale
-        x = self.attn_drop(attn.softmax(dim=-1)) @ kv[1]
-        x = x.transpose(1, 2).reshape(B, N, C)
-        return self.proj_drop(self.proj(x))
+from ..layers import PatchEmbed, block_kinds
+from .base import (AttentionBackbone, accepts_official_kwargs, per_stage,
+                   resolve_arch)
 
 
 @MODELS.register_module()
-class AgentPVT(AgentBackbone):
+class AgentPVT(AttentionBackbone):
     """Agent-PVT backbone from `Agent Attention
     <https://arxiv.org/abs/2312.08874>`_.
 
@@ -89,9 +41,10 @@ class AgentPVT(AgentBackbone):
         attn_drop_rate (float): Attention dropout. Default: 0.
         drop_path_rate (float): Stochastic depth, linear over all blocks.
             Default: 0.1.
-        attn_type (str): One char per stage: ``'A'`` agent attention,
-            ``'B'`` PVT spatial-reduction softmax attention.
-            Default: ``'AAAA'``.
+        attn_type (str): One code per stage (see
+            :data:`~mmagent.models.layers.attention.STAGE_CODES`): ``'A'``
+            agent attention, ``'B'`` PVT spatial-reduction softmax
+            attention. Default: ``'AAAA'``.
         sr_ratios (Sequence[int]): Reduction ratios of ``'B'`` stages.
         agent_sr_ratios (str): Reduction of ``'A'`` stages; only ``'1111'``
             exists downstream (the official code asserts it).
@@ -111,6 +64,7 @@ class AgentPVT(AgentBackbone):
         exact (bool): Use the reference operation order of the official
             implementation instead of the fast path. Default: False.
         norm_cfg (dict): Block norms. Default: ``dict(type='LN', eps=1e-6)``.
+        attn_cfgs (dict, optional): Extra arguments per attention kind.
         pretrained (str, optional): Deprecated, use ``init_cfg``.
         init_cfg (dict, optional): ``dict(type='Pretrained',
             checkpoint=...)`` loads official ImageNet, official or mmengine
@@ -137,6 +91,7 @@ class AgentPVT(AgentBackbone):
             num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4])),
     }
     num_stages = 4
+    softmax_attention = 'spatial_reduction'
 
     @accepts_official_kwargs(
         aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',
@@ -170,9 +125,11 @@ class AgentPVT(AgentBackbone):
                  with_cp: bool = False,
                  exact: bool = False,
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 attn_cfgs: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg, pretrained=pretrained)
+        super().__init__(init_cfg=init_cfg, pretrained=pretrained,
+                         attn_cfgs=attn_cfgs)
         if num_stages != self.num_stages:
             raise ValueError(f'AgentPVT has 4 stages, got num_stages='
                              f'{num_stages}')
@@ -189,14 +146,13 @@ class AgentPVT(AgentBackbone):
         agent_num = per_stage('agent_num', agent_num, n)
         agent_shapes = per_stage('downstream_agent_shapes',
                                  downstream_agent_shapes, n)
-        if len(attn_type) != n or set(attn_type) - set('AB'):
-            raise ValueError(f"attn_type needs one of 'A'/'B' per stage, got "
-                             f'{attn_type!r}')
+        kinds = block_kinds(attn_type, depths, self.softmax_attention)
         agent_sr = [int(r) for r in str(agent_sr_ratios)]
         if len(agent_sr) != n:
             raise ValueError(f'agent_sr_ratios needs {n} digits, got '
                              f'{agent_sr_ratios!r}')
-        if any(r != 1 for r, t in zip(agent_sr, attn_type) if t == 'A'):
+        if any(r != 1 for r, stage in zip(agent_sr, kinds)
+               if 'agent' in stage):
             raise NotImplementedError(
                 f'agent_sr_ratios={agent_sr_ratios!r}: the downstream '
                 f'Agent-PVT only defines agent blocks without spatial '
@@ -212,7 +168,6 @@ class AgentPVT(AgentBackbone):
         # Pretraining token grid per stage: 56, 28, 14, 7 at 224.
         self.pos_grids = [pretrain_img_size // patch_size // 2**i
                           for i in range(n)]
-        block_index = 0
         in_dims = in_channels
         for i in range(n):
             stride = patch_size if i == 0 else 2
@@ -225,26 +180,18 @@ class AgentPVT(AgentBackbone):
             trunc_normal_(pos_embed, std=.02)
             setattr(self, f'pos_embed{i + 1}', pos_embed)
             self.add_module(f'pos_drop{i + 1}', nn.Dropout(drop_rate))
-            blocks = ModuleList()
-            for _ in range(depths[i]):
-                if attn_type[i] == 'A':
-                    attn = AgentAttention(
-                        embed_dims[i], num_heads[i], agent_num[i],
-                        agent_shapes[i], bias_hw=(grid, grid),
-                        fused_qkv=False, qkv_bias=qkv_bias,
-                        attn_drop=attn_drop_rate, proj_drop=drop_rate,
-                        kernel_size=kernel_size, scale=scale, exact=exact)
-                else:
-                    attn = SpatialReductionAttention(
-                        embed_dims[i], num_heads[i], sr_ratios[i],
-                        qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
-                        proj_drop=drop_rate)
-                blocks.append(
-                    TransformerBlock(
-                        embed_dims[i], attn, mlp_ratios[i], drop=drop_rate,
-                        drop_path=dpr[block_index], norm_cfg=norm_cfg,
-                        with_cp=with_cp))
-                block_index += 1
+            context = dict(
+                embed_dims=embed_dims[i], num_heads=num_heads[i],
+                pretrain_hw=(grid, grid), fused_qkv=False, qkv_bias=qkv_bias,
+                attn_drop=attn_drop_rate, proj_drop=drop_rate, exact=exact,
+                sr_ratio=sr_ratios[i], agent_num=agent_num[i],
+                agent_shape=agent_shapes[i], kernel_size=kernel_size,
+                scale=scale)
+            blocks = ModuleList(
+                self.build_block(
+                    kind, context, mlp_ratio=mlp_ratios[i], drop=drop_rate,
+                    drop_path=dpr[sum(depths[:i]) + j], norm_cfg=norm_cfg,
+                    with_cp=with_cp) for j, kind in enumerate(kinds[i]))
             self.add_module(f'block{i + 1}', blocks)
             in_dims = embed_dims[i]
 

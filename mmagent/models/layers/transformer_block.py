@@ -1,5 +1,5 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""The pre-norm transformer block shared by Agent-PVT and Agent-Swin."""
+"""The pre-norm transformer block shared by every backbone family."""
 from typing import Optional, Sequence
 
 import torch

@@ -1,6 +1,7 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Agent attention (Han et al., "Agent Attention: On the Integration of Softmax
-and Linear Attention", ECCV 2024), shared by Agent-PVT and Agent-Swin.
+and Linear Attention", ECCV 2024): attention kind ``'agent'``, stage code
+``'A'``, shared by every backbone family.
 
 A small set of *agent tokens* is average-pooled from the queries. The agents
 first attend to all keys/values (agent aggregation), then every query attends
@@ -8,7 +9,6 @@ to the agents (agent broadcast), so the cost is linear in the number of tokens.
 Two learned position biases and a depth-wise convolution over the values
 complete the module.
 """
-import contextlib
 import math
 from typing import Optional, Sequence, Tuple
 
@@ -17,6 +17,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
+
+from .common import fp32_logits
+from .registry import register_attention
 
 # ``an_bias``/``na_bias`` are stored on a fixed 7x7 grid whatever the stage.
 BLOCK_BIAS_SIZE = 7
@@ -38,18 +41,7 @@ def resize_bilinear(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
                          align_corners=False)
 
 
-@contextlib.contextmanager
-def fp32_logits(*tensors: torch.Tensor):
-    """Yield the tensors in fp32 with autocast off when any is in reduced
-    precision, so attention logits and softmax are computed in fp32 (fp16
-    overflows at 65504); fp32 tensors pass through untouched."""
-    if all(t.dtype == torch.float32 for t in tensors):
-        yield tensors
-        return
-    with torch.autocast(tensors[0].device.type, enabled=False):
-        yield tuple(t.float() for t in tensors)
-
-
+@register_attention('agent', code='A')
 class AgentAttention(BaseModule):
     """Global agent attention over a ``(H, W)`` token map.
 
@@ -60,8 +52,9 @@ class AgentAttention(BaseModule):
             square ``A = p * p`` (9, 16 or 49). It sizes the learned biases.
         agent_shape (tuple[int, int]): Downstream agent grid ``(a_h, a_w)``;
             ``Na = a_h * a_w`` agents are pooled from the queries.
-        bias_hw (tuple[int, int]): Pretraining feature size ``(Hc, Wc)`` of
-            the stage (``224 / stride``). It sizes the row/column biases.
+        pretrain_hw (tuple[int, int]): Pretraining token grid ``(Hc, Wc)``
+            of the stage (``224 / stride``). It sizes the row/column biases
+            (kept as :attr:`bias_hw`).
         fused_qkv (bool): ``True`` builds one ``qkv`` Linear (Swin layout),
             ``False`` builds ``q`` and ``kv`` Linears (PVT layout).
             Default: True.
@@ -96,7 +89,7 @@ class AgentAttention(BaseModule):
                  num_heads: int,
                  agent_num: int,
                  agent_shape: Sequence[int],
-                 bias_hw: Sequence[int],
+                 pretrain_hw: Sequence[int],
                  fused_qkv: bool = True,
                  qkv_bias: bool = True,
                  attn_drop: float = 0.,
@@ -119,7 +112,7 @@ class AgentAttention(BaseModule):
         self.agent_num = agent_num
         self.pool_side = pool_side
         self.agent_shape = tuple(int(s) for s in agent_shape)
-        self.bias_hw = tuple(int(s) for s in bias_hw)
+        self.bias_hw = tuple(int(s) for s in pretrain_hw)
         self.scale = self.head_dims**scale
         self.fused_qkv = fused_qkv
         self.exact = exact

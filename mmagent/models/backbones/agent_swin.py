@@ -1,70 +1,20 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Agent-Swin: Swin Transformer whose early stages use global agent
 attention (Han et al., ECCV 2024)."""
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule, ModuleList
 from mmengine.registry import MODELS
 
-from .base_backbone import (AgentBackbone, accepts_official_kwargs,
-                            per_stage, resolve_arch)
-from .layers import (AgentAttention, PatchEmbed, TransformerBlock,
-                     WindowAttention)
+from ..layers import PatchEmbed, PatchMerging, block_kinds
+from .base import (AttentionBackbone, accepts_official_kwargs, per_stage,
+                   resolve_arch)
 
 # Softmax ('B') blocks use a window of max(7, window_size // 8): the official
 # configs pass window_size=56, the (unused) window of the agent blocks.
 MIN_SOFTMAX_WINDOW = 7
-
-
-def parse_block_types(attn_type: str, depths: Sequence[int]) -> List[List[str]]:
-    """Per-block attention type of every stage from the official code.
-
-    ``attn_type`` has one char per stage: ``'A'`` agent, ``'B'`` shifted
-    window softmax, or ``'M'`` mixed, whose first ``n`` blocks are agent
-    blocks with ``n`` the number after the four stage chars (``'AAMB2'``).
-    """
-    num_stages = len(depths)
-    head, tail = attn_type[:num_stages], attn_type[num_stages:]
-    if len(head) != num_stages or set(head) - set('ABM') or (
-            'M' in head) != bool(tail) or (tail and not tail.isdigit()):
-        raise ValueError(
-            f"attn_type needs one of 'A'/'B'/'M' per stage, followed by the "
-            f"number of agent blocks when 'M' is used (e.g. 'AAMB2'), got "
-            f'{attn_type!r}')
-    types = []
-    for code, depth in zip(head, depths):
-        if code == 'M':
-            types.append(['A' if j < int(tail) else 'B'
-                          for j in range(depth)])
-        else:
-            types.append([code] * depth)
-    return types
-
-
-class PatchMerging(BaseModule):
-    """2x2 patch merging with the official Swin channel order.
-
-    Shapes: ``(B, H*W, C)``, ``(H, W)`` -> ``(B, ceil(H/2)*ceil(W/2), 2C)``.
-    """
-
-    def __init__(self, embed_dims: int, init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        self.norm = nn.LayerNorm(4 * embed_dims)
-        self.reduction = nn.Linear(4 * embed_dims, 2 * embed_dims, bias=False)
-
-    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]):
-        B, _, C = x.shape
-        H, W = hw_shape
-        x = x.view(B, H, W, C)
-        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
-        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2],
-                       x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
-        hw = (x.shape[1], x.shape[2])
-        x = self.reduction(self.norm(x.view(B, -1, 4 * C)))
-        return x, hw
 
 
 class AgentSwinStage(BaseModule):
@@ -91,7 +41,7 @@ class AgentSwinStage(BaseModule):
 
 
 @MODELS.register_module()
-class AgentSwinTransformer(AgentBackbone):
+class AgentSwinTransformer(AttentionBackbone):
     """Agent-Swin backbone from `Agent Attention
     <https://arxiv.org/abs/2312.08874>`_.
 
@@ -160,6 +110,7 @@ class AgentSwinTransformer(AgentBackbone):
             embed_dims=128, depths=[2, 2, 18, 2], num_heads=[4, 8, 16, 32],
             attn_type='AAMB2')),
     }
+    softmax_attention = 'window'
     # ImageNet checkpoints have no per-output norms; some converters drop the
     # (deterministic) relative position index buffers.
     optional_keys = (r'norm\d+\.(weight|bias)',
@@ -197,9 +148,11 @@ class AgentSwinTransformer(AgentBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  exact: bool = False,
+                 attn_cfgs: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg, pretrained=pretrained)
+        super().__init__(init_cfg=init_cfg, pretrained=pretrained,
+                         attn_cfgs=attn_cfgs)
         if ape:
             raise NotImplementedError(
                 'ape=True: no Agent-Swin model uses an absolute position '
@@ -214,7 +167,8 @@ class AgentSwinTransformer(AgentBackbone):
         agent_num = per_stage('agent_num', agent_num, n)
         agent_shapes = per_stage('downstream_agent_shapes',
                                  downstream_agent_shapes, n)
-        block_types = parse_block_types(settings['attn_type'], depths)
+        kinds = block_kinds(settings['attn_type'], depths,
+                            self.softmax_attention)
         self.arch_settings = settings
         self.num_stages = n
         self.embed_dims = settings['embed_dims']
@@ -234,27 +188,24 @@ class AgentSwinTransformer(AgentBackbone):
             dims = self.num_features[i]
             # Pretraining token grid of this stage: 56, 28, 14, 7 at 224.
             grid = pretrain_img_size // patch_size // 2**i
-            blocks = []
-            for j, kind in enumerate(block_types[i]):
-                if kind == 'A':  # global: never windowed, never shifted
-                    attn = AgentAttention(
-                        dims, num_heads[i], agent_num[i], agent_shapes[i],
-                        bias_hw=(grid, grid), fused_qkv=True,
-                        qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
-                        proj_drop=drop_rate, kernel_size=kernel_size,
-                        scale=scale, exact=exact)
-                else:  # odd blocks shift, counting agent blocks too
-                    attn = WindowAttention(
-                        dims, num_heads[i], softmax_window,
-                        shift_size=softmax_window // 2 if j % 2 else 0,
-                        qkv_bias=qkv_bias, qk_scale=qk_scale,
-                        attn_drop=attn_drop_rate, proj_drop=drop_rate,
-                        exact=exact)
-                blocks.append(
-                    TransformerBlock(
-                        dims, attn, mlp_ratio, drop=drop_rate,
-                        drop_path=dpr[sum(depths[:i]) + j],
-                        norm_cfg=dict(type='LN'), with_cp=with_cp))
+            # Agent blocks are global (never windowed or shifted); odd
+            # window blocks shift, counting agent blocks too.
+            context = dict(
+                embed_dims=dims, num_heads=num_heads[i],
+                pretrain_hw=(grid, grid), fused_qkv=True, qkv_bias=qkv_bias,
+                qk_scale=qk_scale, attn_drop=attn_drop_rate,
+                proj_drop=drop_rate, exact=exact, window_size=softmax_window,
+                agent_num=agent_num[i], agent_shape=agent_shapes[i],
+                kernel_size=kernel_size, scale=scale)
+            blocks = [
+                self.build_block(
+                    kind, dict(context, shift_size=softmax_window // 2
+                               if j % 2 else 0),
+                    mlp_ratio=mlp_ratio, drop=drop_rate,
+                    drop_path=dpr[sum(depths[:i]) + j],
+                    norm_cfg=dict(type='LN'), with_cp=with_cp)
+                for j, kind in enumerate(kinds[i])
+            ]
             downsample = PatchMerging(dims) if i < n - 1 else None
             self.layers.append(AgentSwinStage(blocks, downsample))
 

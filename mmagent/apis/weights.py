@@ -1,0 +1,84 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Weights a config's model can load: official downstream checkpoints
+converted and checked against the config."""
+import os
+import os.path as osp
+from typing import Optional
+
+from ..utils.checkpoint import CheckpointLoadError, load_checkpoint_file
+from ..utils.config import load_config
+from ..utils.convert import checkpoint_kind, convert_checkpoint
+
+
+def check_fits_config(state_dict, config) -> None:
+    """Load into the config's model with ``strict=True``; a mismatch raises
+    :class:`CheckpointLoadError` listing the first offending keys."""
+    from mmengine.registry import MODELS
+    cfg = load_config(config, init_scope=True) if isinstance(
+        config, str) else config
+    model = MODELS.build(cfg.model)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [(k, tuple(v.shape), tuple(own[k].shape))
+                  for k, v in state_dict.items()
+                  if k in own and v.shape != own[k].shape]
+    if missing or unexpected or mismatched:
+        name = config if isinstance(config, str) else 'the config'
+        lines = [f'missing in the checkpoint: {k}' for k in missing[:10]]
+        lines += [f'not in the model: {k}' for k in unexpected[:10]]
+        lines += [f'{k}: checkpoint {a} vs model {b}'
+                  for k, a, b in mismatched[:10]]
+        raise CheckpointLoadError(
+            f'the weights do not fit {name} '
+            f'({len(missing)} missing, {len(unexpected)} unexpected, '
+            f'{len(mismatched)} mismatched):\n  ' + '\n  '.join(lines))
+    model.load_state_dict(state_dict, strict=True)
+
+
+def prepare_weights(weights: str, config: str,
+                    cache_dir: Optional[str] = None) -> str:
+    """Path of weights the inferencer can load.
+
+    mmagent/mmengine checkpoints pass through. An official mmdet 2.x /
+    mmseg 0.x checkpoint is converted (``mmagent.utils.convert``), checked
+    against ``config`` with strict loading and cached as
+    ``<cache_dir>/<name>_mmagent.pth``. An official ImageNet checkpoint holds
+    only a backbone and is refused with what to do instead.
+    """
+    return prepare_weights_and_meta(weights, config, cache_dir)[0]
+
+
+def prepare_weights_and_meta(weights, config, cache_dir=None):
+    """:func:`prepare_weights` plus the checkpoint's ``meta`` (the file is
+    read once)."""
+    import torch
+    ckpt = load_checkpoint_file(weights)
+    kind = checkpoint_kind(ckpt)
+    if kind == 'official-imagenet':
+        raise CheckpointLoadError(
+            f'{weights} is an ImageNet backbone checkpoint: it has no '
+            f'detection/segmentation heads. Fine-tune it first (the configs '
+            f"load it through the backbone's init_cfg with tools/train.py), "
+            f'or pass a downstream checkpoint.')
+    if kind != 'official-downstream':
+        return weights, ckpt.get('meta') or {}
+    cache_dir = cache_dir or osp.join(
+        osp.expanduser('~'), '.cache', 'mmagent', 'converted')
+    out = osp.join(cache_dir,
+                   osp.splitext(osp.basename(weights))[0] + '_mmagent.pth')
+    new_ckpt, _ = convert_checkpoint(ckpt, weights)
+    try:
+        check_fits_config(new_ckpt['state_dict'], config)
+    except CheckpointLoadError as e:
+        raise CheckpointLoadError(
+            f'{weights} is an official mmdet 2.x / mmseg 0.x checkpoint but '
+            f'{e}\nIs it the checkpoint of {config}? Convert it for the '
+            f'right config with: python tools/model_converters/'
+            f'official2mmagent.py {weights} OUT.pth --config CONFIG') from e
+    os.makedirs(cache_dir, exist_ok=True)
+    torch.save(new_ckpt, out)
+    print(f'converted the official checkpoint {weights} -> {out} (same as '
+          f'tools/model_converters/official2mmagent.py {weights} {out} '
+          f'--config {config}); pass {out} next time.')
+    return out, new_ckpt['meta']

@@ -1,0 +1,7 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Backbone families, one file each, registered in MMEngine's root MODELS."""
+from .agent_pvt import AgentPVT
+from .agent_swin import AgentSwinTransformer
+from .base import AttentionBackbone
+
+__all__ = ['AttentionBackbone', 'AgentPVT', 'AgentSwinTransformer']

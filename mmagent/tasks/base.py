@@ -1,0 +1,143 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""The task adapter: everything the tools, the inference API and the demo
+need to know about one task (detection, segmentation, classification).
+
+A config's ``default_scope`` (``mmdet``, ``mmseg``, ``mmpretrain``) selects
+its task with :func:`get_task`; a new task is one file defining a
+:class:`Task` subclass decorated with :func:`register_task`.
+"""
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from ..utils.data_check import check_data_root
+
+TASKS: Dict[str, 'Task'] = {}
+
+
+def register_task(cls):
+    """Class decorator: make ``cls()`` the task of configs whose
+    ``default_scope`` is ``cls.scope``."""
+    TASKS[cls.scope] = cls()
+    return cls
+
+
+def get_task(cfg_or_scope) -> 'Task':
+    """The task of a config (its ``default_scope``, mmdet when unset, as
+    mmengine's Runner assumes nothing and our configs all set one) or of a
+    scope name."""
+    scope = cfg_or_scope if isinstance(cfg_or_scope, str) else \
+        cfg_or_scope.get('default_scope', 'mmdet')
+    if scope not in TASKS:
+        raise ValueError(f'unsupported default_scope {scope!r}: expected one '
+                         f'of {sorted(TASKS)}')
+    return TASKS[scope]
+
+
+class Task:
+    """Base of the task adapters; subclasses fill in the class attributes
+    and the methods their tools need."""
+
+    #: default_scope of the task's configs, e.g. ``'mmdet'``.
+    scope: str = ''
+    #: Short name: ``'det'``, ``'seg'``, ``'cls'``.
+    name: str = ''
+    #: Names the dataset in the missing-data message.
+    dataset_hint: str = 'The dataset'
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(scope={self.scope!r})'
+
+    # ---------------------------------------------------------- data
+    def check_data(self, cfg, loaders: Sequence[str]) -> None:
+        """Stop with one message when the configured data is missing."""
+        check_data_root(cfg, loaders, self.dataset_hint)
+
+    def data_sample(self, height: int, width: int):
+        """An empty data sample with the image meta that ``predict`` and
+        ``tensor`` modes read, for inputs made up by the tools."""
+        meta = dict(img_shape=(height, width), ori_shape=(height, width),
+                    pad_shape=(height, width),
+                    batch_input_shape=(height, width), scale_factor=(1., 1.),
+                    img_id=0, img_path='synthetic.png')
+        return self.data_sample_type()(metainfo=meta)
+
+    def data_sample_type(self):
+        raise NotImplementedError
+
+    def registries(self) -> Tuple:
+        """``(DATASETS, VISUALIZERS)`` of the task's library."""
+        raise NotImplementedError
+
+    def draw_sample(self, visualizer, name: str, image: np.ndarray, sample,
+                    show: bool, wait_time: float, out_file: str) -> None:
+        """Draw a training sample (RGB image) with its annotations."""
+        visualizer.add_datasample(
+            name, image, data_sample=sample, draw_pred=False, show=show,
+            wait_time=wait_time, out_file=out_file)
+
+    # ---------------------------------------------------------- testing
+    def add_prediction_dump(self, cfg, out: str) -> None:
+        """``tools/test.py --out``: keep the predictions in ``out`` (a
+        pickle, through mmengine's ``DumpResults`` metric)."""
+        cfg.test_evaluator = _as_list(cfg.test_evaluator) + [
+            dict(type='DumpResults', out_file_path=out)]
+
+    def enable_visualization(self, cfg, show: bool, show_dir: str,
+                             wait_time: float) -> None:
+        """``--show`` / ``--show-dir`` through the visualization hook."""
+        hook = cfg.default_hooks.get('visualization')
+        if hook is None:
+            raise SystemExit('--show/--show-dir need a visualization hook in '
+                             'default_hooks')
+        hook['draw'] = True
+        if show:
+            hook['show'] = True
+            hook['wait_time'] = wait_time
+        if show_dir:
+            hook['test_out_dir'] = show_dir
+
+    def apply_tta(self, cfg) -> None:
+        """``--tta``: test through the config's ``tta_model`` and
+        ``tta_pipeline``."""
+        for key in ('tta_model', 'tta_pipeline'):
+            if key not in cfg:
+                raise SystemExit(f'--tta: this config defines no {key}')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+
+    # ---------------------------------------------------------- inference
+    def build_inferencer(self, cfg, weights, device, palette,
+                         show_progress: bool):
+        """The task library's inferencer for a config."""
+        raise NotImplementedError
+
+    def set_dataset_meta(self, inferencer, meta: dict, palette) -> None:
+        """Use the config's class names (and palette, unless one was asked
+        for) when the checkpoint has none."""
+        model_meta = dict(inferencer.model.dataset_meta or {})
+        model_meta['classes'] = meta['classes']
+        if palette in (None, 'none') and 'palette' in meta:
+            model_meta['palette'] = meta['palette']
+        inferencer.model.dataset_meta = model_meta
+        inferencer.visualizer.dataset_meta = model_meta
+
+    def predict(self, inferencer, images: List[np.ndarray],
+                score_thr: float, opacity: float) -> List[Tuple]:
+        """``[(prediction, RGB picture), ...]`` for a batch of BGR images."""
+        raise NotImplementedError
+
+    def prediction_record(self, inferencer, prediction, path: str,
+                          out_stem: str, score_thr: float) -> dict:
+        """A JSON-ready record of one prediction; files it needs beside the
+        record start with ``out_stem``."""
+        raise NotImplementedError
+
+    def class_names(self, inferencer) -> Sequence[str]:
+        return inferencer.model.dataset_meta['classes']
+
+
+def _as_list(evaluator):
+    return list(evaluator) if isinstance(evaluator, (list, tuple)) else \
+        [evaluator]

@@ -1,0 +1,75 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Image classification on mmpretrain 1.x."""
+from .base import Task, register_task
+
+TOPK = 5
+
+
+@register_task
+class ClassificationTask(Task):
+    scope = 'mmpretrain'
+    name = 'cls'
+    dataset_hint = 'ImageNet'
+
+    def data_sample_type(self):
+        from mmpretrain.structures import DataSample
+        return DataSample
+
+    def registries(self):
+        from mmpretrain.registry import DATASETS, VISUALIZERS
+        return DATASETS, VISUALIZERS
+
+    def draw_sample(self, visualizer, name, image, sample, show, wait_time,
+                    out_file):
+        visualizer.visualize_cls(
+            image, sample, classes=visualizer.dataset_meta.get('classes'),
+            draw_pred=False, show=show, wait_time=wait_time,
+            out_file=out_file, name=name)
+
+    def enable_visualization(self, cfg, show, show_dir, wait_time):
+        super().enable_visualization(cfg, show, show_dir, wait_time)
+        # mmpretrain's hook is switched by `enable` and has no `draw`.
+        hook = cfg.default_hooks.visualization
+        hook['enable'] = True
+        hook.pop('draw')
+
+    def build_inferencer(self, cfg, weights, device, palette, show_progress):
+        from mmpretrain.apis import ImageClassificationInferencer
+        from mmpretrain.visualization import UniversalVisualizer
+        inferencer = ImageClassificationInferencer(
+            model=cfg, pretrained=weights or False, device=device)
+        if inferencer.visualizer is None:
+            inferencer.visualizer = UniversalVisualizer()
+        inferencer.show_progress = show_progress
+        return inferencer
+
+    def set_dataset_meta(self, inferencer, meta, palette):
+        # mmpretrain's inferencer keeps the names itself, not on the model.
+        inferencer.classes = meta['classes']
+        inferencer.visualizer.dataset_meta = dict(classes=meta['classes'])
+
+    def class_names(self, inferencer):
+        return inferencer.classes
+
+    def predict(self, inferencer, images, score_thr, opacity):
+        samples = inferencer(images, batch_size=len(images),
+                             return_datasamples=True)
+        pictures = []
+        for image, sample in zip(images, samples):
+            inferencer.visualizer.visualize_cls(
+                image[..., ::-1], sample, classes=inferencer.classes,
+                draw_gt=False)
+            pictures.append(inferencer.visualizer.get_image())
+        return list(zip(samples, pictures))
+
+    def prediction_record(self, inferencer, prediction, path, out_stem,
+                          score_thr):
+        scores = prediction.pred_score.detach().cpu()
+        top = scores.topk(min(TOPK, scores.numel()))
+        classes = self.class_names(inferencer)
+        labels = top.indices.tolist()
+        return dict(
+            img_path=path,
+            labels=labels,
+            scores=[round(float(s), 6) for s in top.values],
+            label_names=[classes[i] for i in labels] if classes else None)

@@ -1,0 +1,72 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Semantic segmentation on mmseg 1.x."""
+import os.path as osp
+
+import numpy as np
+
+from .base import Task, register_task
+
+
+@register_task
+class SegmentationTask(Task):
+    scope = 'mmseg'
+    name = 'seg'
+    dataset_hint = 'ADE20K'
+
+    def data_sample_type(self):
+        from mmseg.structures import SegDataSample
+        return SegDataSample
+
+    def registries(self):
+        from mmseg.registry import DATASETS, VISUALIZERS
+        return DATASETS, VISUALIZERS
+
+    def add_prediction_dump(self, cfg, out):
+        # mmseg's IoUMetric writes the label maps as PNGs into a folder.
+        cfg.test_evaluator['output_dir'] = out
+        cfg.test_evaluator['keep_results'] = True
+
+    def build_inferencer(self, cfg, weights, device, palette, show_progress):
+        from mmseg.apis import MMSegInferencer
+
+        # mmseg takes a dataset name ('ade20k', 'cityscapes', ...)
+        inferencer = MMSegInferencer(
+            model=cfg, weights=weights, device=device,
+            dataset_name=None if palette in (None, 'none') else palette)
+        inferencer.show_progress = show_progress
+        return inferencer
+
+    def set_dataset_meta(self, inferencer, meta, palette):
+        super().set_dataset_meta(inferencer, meta, palette)
+        model_meta = inferencer.model.dataset_meta
+        inferencer.visualizer.set_dataset_meta(model_meta['classes'],
+                                               model_meta.get('palette'))
+
+    def predict(self, inferencer, images, score_thr, opacity):
+        # mmseg returns label maps (no pictures with datasamples) and
+        # unwraps a batch of one.
+        out = inferencer(images, batch_size=len(images), return_vis=True,
+                         opacity=opacity)
+        preds, visuals = out['predictions'], out['visualization']
+        if len(images) == 1:
+            preds, visuals = [preds], [visuals]
+        return list(zip(preds, visuals))
+
+    def prediction_record(self, inferencer, prediction, path, out_stem,
+                          score_thr):
+        import cv2
+        label = np.asarray(prediction).astype(np.uint8)
+        label_file = out_stem + '.png'
+        cv2.imwrite(label_file, label)
+        classes = self.class_names(inferencer)
+        ids, counts = np.unique(label, return_counts=True)
+        return dict(
+            img_path=path,
+            sem_seg_path=osp.abspath(label_file),
+            height=int(label.shape[0]),
+            width=int(label.shape[1]),
+            class_fractions={
+                classes[i]: round(float(c) / label.size, 6)
+                for i, c in zip(ids.tolist(), counts.tolist())
+                if i < len(classes)
+            })

@@ -1,0 +1,29 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Loading a config the way every tool does."""
+import os.path as osp
+
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+
+def load_config(path: str, cfg_options: dict = None,
+                init_scope: bool = False) -> Config:
+    """``Config.fromfile`` with ``--cfg-options`` merged; ``init_scope``
+    also sets the config's default scope (for tools that build modules
+    without a Runner)."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if init_scope:
+        init_default_scope(cfg.get('default_scope', 'mmdet'))
+    return cfg
+
+
+def resolve_work_dir(cfg, work_dir: str, config_path: str) -> None:
+    """``--work-dir``, else the config's, else ``work_dirs/<config name>``
+    (mmdet's rule)."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join(
+            './work_dirs', osp.splitext(osp.basename(config_path))[0])

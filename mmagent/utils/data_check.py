@@ -1,0 +1,71 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Say where a configured dataset is expected before any work starts."""
+import os.path as osp
+from typing import Iterable, List
+
+
+def _datasets(dataset_cfg) -> Iterable[dict]:
+    """Leaf dataset configs, through Repeat/Concat/ClassBalanced wrappers."""
+    if not isinstance(dataset_cfg, dict):
+        return
+    if 'datasets' in dataset_cfg:
+        for sub in dataset_cfg['datasets']:
+            yield from _datasets(sub)
+    elif 'dataset' in dataset_cfg:
+        yield from _datasets(dataset_cfg['dataset'])
+    else:
+        yield dataset_cfg
+
+
+def missing_data(cfg, loaders: Iterable[str]) -> List[str]:
+    """Expected files/folders of the configured datasets that do not exist.
+    """
+    missing = []
+    for loader in loaders:
+        loader_cfg = cfg.get(loader)
+        if not loader_cfg:
+            continue
+        for dataset in _datasets(loader_cfg.get('dataset')):
+            root = dataset.get('data_root') or ''
+            paths = []
+            if dataset.get('ann_file'):
+                paths.append(osp.join(root, dataset['ann_file']))
+            prefixes = dataset.get('data_prefix') or {}
+            if isinstance(prefixes, str):  # mmpretrain allows a plain path
+                prefixes = dict(img_path=prefixes)
+            for prefix in prefixes.values():
+                if isinstance(prefix, str) and prefix:
+                    paths.append(osp.join(root, prefix))
+            if not paths and root:
+                paths.append(root)
+            missing += [
+                f'{loader}: {p}' for p in paths
+                if not osp.exists(p) and f'{loader}: {p}' not in missing
+            ]
+    return missing
+
+
+def check_data_root(cfg, loaders: Iterable[str],
+                    dataset_hint: str = 'The dataset') -> None:
+    """Stop with one message naming where the data is expected and how to
+    point the config elsewhere, instead of a traceback from a worker.
+    ``dataset_hint`` names the dataset (a task's
+    :attr:`~mmagent.tasks.Task.dataset_hint`)."""
+    loaders = tuple(loaders)
+    missing = missing_data(cfg, loaders)
+    if not missing:
+        return
+    roots = sorted({
+        d.get('data_root') for loader in loaders if cfg.get(loader)
+        for d in _datasets(cfg.get(loader).get('dataset'))
+        if d.get('data_root')
+    })
+    lines = '\n  '.join(missing)
+    where = ', '.join(roots) or "the config's data_root"
+    raise SystemExit(
+        f'Dataset not found. {dataset_hint} is '
+        f'expected under {where}, but these are missing:\n  {lines}\n'
+        f'Put the data there (a symlink is fine), or point the config '
+        f'elsewhere, e.g. --cfg-options '
+        f'train_dataloader.dataset.data_root=/path/to/data/ (likewise '
+        f"val_dataloader/test_dataloader, and the evaluator's ann_file).")
