@@ -43,6 +43,9 @@ def parse_args():
                         "Default: the checkpoint's or the config's")
     parser.add_argument('--opacity', type=float, default=0.5,
                         help='segmentation overlay opacity')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle --weights (it can run code): '
+                        'only for files you trust')
     args = parser.parse_args()
     return args
 
@@ -71,7 +74,8 @@ def main():
         inferencer = init_inferencer(
             args.config, args.weights, device=args.device,
             palette=args.palette,
-            cache_dir=osp.join(args.out_dir, 'converted'))
+            cache_dir=osp.join(args.out_dir, 'converted'),
+            trust_checkpoint=args.trust_checkpoint)
     except (FileNotFoundError, CheckpointLoadError, ValueError) as e:
         sys.exit(f'error: {e}')
 

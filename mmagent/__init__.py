@@ -17,6 +17,7 @@ from .version import __version__
 
 patch_checkpoint_loading()
 
+from . import datasets, engine  # noqa: E402,F401  (registrations)
 from .models import AgentPVT, AgentSwinTransformer  # noqa: E402
 
 __all__ = ['__version__', 'AgentPVT', 'AgentSwinTransformer']

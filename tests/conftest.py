@@ -2,6 +2,7 @@ import importlib
 import os
 import os.path as osp
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -28,6 +29,16 @@ def golden_dir():
         pytest.skip(f'golden fixtures not found: {GOLDEN_DIR} does not exist '
                     f'(they live in the shared folder beside the repo)')
     return GOLDEN_DIR
+
+
+@pytest.fixture(scope='session')
+def tiny_ade(tmp_path_factory):
+    """4 training and 2 validation scenes of the demo generator."""
+    root = str(tmp_path_factory.mktemp('demo_ade20k'))
+    result = run([sys.executable, 'tools/misc/make_demo_ade20k.py', root,
+                  '--train', '4', '--val', '2'])
+    assert 'training: 4 images, 13 classes' in result.stdout
+    return root
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +75,22 @@ def write_official_checkpoint(config, path, scope, meta):
         'optimizer': {'state': {}, 'param_groups': []},
     }, path)
     return state_dict
+
+
+class RunsCode:
+    """Unpickling this touches ``marker``: the proof a loader ran code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def write_code_running_checkpoint(path, marker, state_dict=None):
+    """A checkpoint whose pickle runs a shell command when fully unpickled
+    (the issue's example); its weights are ``state_dict`` or a Linear's."""
+    state_dict = state_dict or torch.nn.Linear(1, 1).state_dict()
+    torch.save({'state_dict': state_dict, 'meta': RunsCode(marker)},
+               str(path))
+    return path

@@ -68,3 +68,35 @@ def test_autocast_matches_fp32():
             low = model(x)
     for o, r in zip(low, ref):
         assert ((o.float() - r).abs().max() / r.abs().max()) < 0.1
+
+
+def test_cpu_amp_optim_wrapper_and_configure_amp():
+    """--amp on a machine without GPU: bf16 autocast, fp32 weights."""
+    from mmengine.config import Config
+    from mmengine.registry import OPTIM_WRAPPERS
+
+    from mmagent.engine import configure_amp
+    cfg = Config(dict(optim_wrapper=dict(
+        type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1))))
+    configure_amp(cfg, requested=True)
+    assert cfg.optim_wrapper.type == ('AmpOptimWrapper'
+                                      if torch.cuda.is_available() else
+                                      'CPUAmpOptimWrapper')
+    model = torch.nn.Linear(8, 4)
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='CPUAmpOptimWrapper',
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    before = model.weight.detach().clone()
+    with wrapper.optim_context(model):
+        out = model(torch.randn(2, 8))
+    assert out.dtype == torch.bfloat16
+    wrapper.update_params(out.float().pow(2).mean())
+    assert model.weight.dtype == torch.float32
+    assert not torch.equal(model.weight, before)
+    if not torch.cuda.is_available():  # a GPU-only config on this machine
+        cfg = Config(dict(optim_wrapper=dict(
+            type='AmpOptimWrapper', loss_scale='dynamic',
+            optimizer=dict(type='SGD', lr=0.1))))
+        configure_amp(cfg, requested=False)
+        assert cfg.optim_wrapper.type == 'CPUAmpOptimWrapper'
+        assert 'loss_scale' not in cfg.optim_wrapper

@@ -65,7 +65,7 @@ def dist_trained(tiny_coco, tmp_path_factory):
 def test_dist_train_two_cpu_processes(dist_trained):
     work_dir, log = dist_trained
     assert 'Distributed training: True' in log
-    assert "dist_cfg: {'backend': 'gloo'}" in log
+    assert "dist_cfg: {'backend': 'gloo', 'timeout': 600}" in log
     assert 'Epoch(train) [1][2/2]' in log  # 8 images / (2 procs x 2)
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert 'coco/bbox_mAP' in log

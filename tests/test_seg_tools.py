@@ -17,15 +17,6 @@ FPN_T = 'configs/seg/fpn_agent-pvt-t_40k_ade20k-512x512.py'
 UPERNET_T = 'configs/seg/upernet_agent-swin-t_160k_ade20k-512x512.py'
 
 
-@pytest.fixture(scope='module')
-def tiny_ade(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('demo_ade20k'))
-    result = run([sys.executable, 'tools/misc/make_demo_ade20k.py', root,
-                  '--train', '4', '--val', '2'])
-    assert 'training: 4 images, 13 classes' in result.stdout
-    return root
-
-
 def test_generator_writes_ade20k_layout(tiny_ade):
     from mmagent.demo_data import SCENE_CLASSES
     for split, count in (('training', 4), ('validation', 2)):

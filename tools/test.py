@@ -7,13 +7,15 @@ what ``--out``, ``--show-dir`` and ``--tta`` do, as in mmdet 3.x / mmseg 1.x
 """
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
 from mmagent.tasks import get_task
+from mmagent.utils.checkpoint import (CheckpointLoadError,
+                                      TrustCheckpointAction,
+                                      inspect_checkpoint)
 from mmagent.utils.config import load_config, resolve_work_dir
 from mmagent.utils.distributed import finish_distributed, prepare_distributed
 
@@ -22,6 +24,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--trust-checkpoint', action=TrustCheckpointAction)
     parser.add_argument('--work-dir', help='the dir to save the metrics')
     parser.add_argument(
         '--out', help='detection: dump predictions to a pickle file; '
@@ -55,8 +58,11 @@ def main():
     task = get_task(cfg)
     resolve_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = args.checkpoint
-    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
-        raise SystemExit(f'checkpoint not found: {args.checkpoint}')
+    if '://' not in args.checkpoint:
+        try:
+            cfg.load_from = inspect_checkpoint(args.checkpoint)
+        except CheckpointLoadError as e:
+            raise SystemExit(f'error: {e}')
     if args.show or args.show_dir:
         task.enable_visualization(cfg, args.show, args.show_dir,
                                   args.wait_time)
@@ -65,8 +71,9 @@ def main():
     if args.out is not None:
         task.add_prediction_dump(cfg, args.out)
 
-    prepare_distributed(cfg)
     task.check_data(cfg, ('test_dataloader', ))
+    task.check_model(cfg, pretrained=False)  # weights: the checkpoint
+    prepare_distributed(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

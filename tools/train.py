@@ -11,7 +11,12 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
+from mmagent.datasets import (ON_BAD_SAMPLE, BadSampleError,
+                              guard_training_data, stop_at_bad_sample)
+from mmagent.engine import check_checkpoints, configure_amp
 from mmagent.tasks import get_task
+from mmagent.utils.checkpoint import (CheckpointLoadError,
+                                      TrustCheckpointAction)
 from mmagent.utils.config import load_config, resolve_work_dir
 from mmagent.utils.distributed import finish_distributed, prepare_distributed
 
@@ -22,14 +27,24 @@ def parse_args():
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp', action='store_true',
-        help='enable automatic-mixed-precision training')
+        help='mixed precision: fp16 with loss scaling on GPU, bf16 on CPU')
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the learning rate with the total batch size')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
-        help='resume from the given checkpoint, or from the latest one in '
-        'the work dir when no path is given')
+        help='resume from the given checkpoint, or from the newest complete '
+        'one in the work dir when no path is given')
+    parser.add_argument('--trust-checkpoint', action=TrustCheckpointAction)
+    parser.add_argument(
+        '--on-bad-sample', choices=ON_BAD_SAMPLE, default='skip',
+        help='a training image or annotation that cannot be read or is '
+        'invalid: skip it (logged, with a count) or stop after saving a '
+        'checkpoint')
+    parser.add_argument(
+        '--full-data-scan', action='store_true',
+        help='before training, check that every record\'s image and label '
+        'file exists (default: 200 records per dataset)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, key=value pairs')
@@ -49,32 +64,32 @@ def main():
     cfg.launcher = args.launcher
     resolve_work_dir(cfg, args.work_dir, args.config)
 
-    if args.amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-            print('AMP is already enabled in the config.')
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+    configure_amp(cfg, args.amp)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or \
                 'base_batch_size' not in cfg.auto_scale_lr:
             raise SystemExit('--auto-scale-lr needs auto_scale_lr.'
                              'base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+    try:
+        check_checkpoints(cfg, args.resume)
+    except CheckpointLoadError as e:
+        raise SystemExit(f'error: {e}')
 
+    task = get_task(cfg)
+    task.check_data(cfg, ('train_dataloader', 'val_dataloader'),
+                    scan_limit=None if args.full_data_scan else 200)
+    task.check_model(cfg)
+    guard_training_data(cfg, args.on_bad_sample)
     prepare_distributed(cfg)
-    get_task(cfg).check_data(cfg, ('train_dataloader', 'val_dataloader'))
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
     if runner is None:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except BadSampleError as e:
+        raise SystemExit(stop_at_bad_sample(runner, e))
     finish_distributed()
 
 

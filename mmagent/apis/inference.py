@@ -12,6 +12,7 @@ import warnings
 from typing import Optional
 
 from ..tasks import get_task
+from ..utils.checkpoint import trust_checkpoints
 from ..utils.model_zoo import resolve_config
 from .weights import prepare_weights_and_meta
 
@@ -33,12 +34,15 @@ def init_inferencer(model: str,
                     device: Optional[str] = None,
                     palette: Optional[str] = None,
                     cache_dir: Optional[str] = None,
-                    show_progress: bool = False):
+                    show_progress: bool = False,
+                    trust_checkpoint: bool = False):
     """The task's inferencer for a config path or model-index name; its
     ``task`` attribute is the :class:`~mmagent.tasks.Task`.
 
     Without ``weights`` the model keeps its random initialisation (a
-    warning says so) and the config's class names.
+    warning says so) and the config's class names. ``weights`` load with
+    the allow-list of :mod:`mmagent.utils.checkpoint` unless
+    ``trust_checkpoint`` (full unpickling: only for files you trust).
     """
     from mmengine.config import Config
 
@@ -47,19 +51,20 @@ def init_inferencer(model: str,
     cfg = Config.fromfile(config)
     task = get_task(cfg)
     ckpt_meta = {}
-    if weights is not None:
-        weights, ckpt_meta = prepare_weights_and_meta(weights, config,
-                                                      cache_dir)
-    else:
-        warnings.warn(
-            f'No weights given for {osp.basename(config)}: the model is '
-            f'RANDOMLY INITIALISED and its predictions are meaningless. Pass '
-            f'--weights / weights= a trained checkpoint.')
-    with warnings.catch_warnings():
-        # the inferencers' own "weights is None" notes are covered above
-        warnings.simplefilter('ignore', UserWarning)
-        inferencer = task.build_inferencer(cfg, weights, device, palette,
-                                           show_progress)
+    with trust_checkpoints(trust_checkpoint):
+        if weights is not None:
+            weights, ckpt_meta = prepare_weights_and_meta(
+                weights, config, cache_dir)
+        else:
+            warnings.warn(
+                f'No weights given for {osp.basename(config)}: the model is '
+                f'RANDOMLY INITIALISED and its predictions are meaningless. '
+                f'Pass --weights / weights= a trained checkpoint.')
+        with warnings.catch_warnings():
+            # the inferencers' own "weights is None" notes are covered above
+            warnings.simplefilter('ignore', UserWarning)
+            inferencer = task.build_inferencer(cfg, weights, device, palette,
+                                               show_progress)
     if 'dataset_meta' not in ckpt_meta and 'CLASSES' not in ckpt_meta:
         # The inferencers fall back to COCO / Cityscapes names when the
         # checkpoint has none: use the config's dataset instead.

@@ -6,11 +6,14 @@ A config's ``default_scope`` (``mmdet``, ``mmseg``, ``mmpretrain``) selects
 its task with :func:`get_task`; a new task is one file defining a
 :class:`Task` subclass decorated with :func:`register_task`.
 """
-from typing import Dict, List, Sequence, Tuple
+import copy
+import difflib
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..utils.data_check import check_data_root
+from ..utils.checkpoint import CheckpointLoadError, inspect_checkpoint
+from ..utils.data_check import check_data_root, check_referenced_files
 
 TASKS: Dict[str, 'Task'] = {}
 
@@ -49,9 +52,15 @@ class Task:
         return f'{type(self).__name__}(scope={self.scope!r})'
 
     # ---------------------------------------------------------- data
-    def check_data(self, cfg, loaders: Sequence[str]) -> None:
-        """Stop with one message when the configured data is missing."""
+    def check_data(self, cfg, loaders: Sequence[str],
+                   scan_limit: Optional[int] = 200) -> None:
+        """Stop with one message when the configured data is missing:
+        its folders and annotation files, then the files that a sample of
+        ``scan_limit`` records per dataset (all with ``None``) reference."""
+        from mmengine.registry import DefaultScope
         check_data_root(cfg, loaders, self.dataset_hint)
+        with DefaultScope.overwrite_default_scope(self.scope):
+            check_referenced_files(cfg, loaders, scan_limit)
 
     def data_sample(self, height: int, width: int):
         """An empty data sample with the image meta that ``predict`` and
@@ -64,6 +73,68 @@ class Task:
 
     def data_sample_type(self):
         raise NotImplementedError
+
+    def models_registry(self):
+        """The task library's ``MODELS`` registry."""
+        raise NotImplementedError
+
+    def check_model(self, cfg, pretrained: bool = True) -> None:
+        """Stop with one message, before anything is built, when
+        ``model.backbone`` names an unregistered type (with the closest
+        registered names), an mmagent backbone gets a bad argument, or
+        (``pretrained``: training starts from it) its ``init_cfg``
+        checkpoint is missing, incomplete or refused."""
+        from mmengine.registry import DefaultScope
+
+        from ..models.backbones import AttentionBackbone
+        backbone = cfg.get('model', {}).get('backbone')
+        if not isinstance(backbone, dict) or \
+                not isinstance(backbone.get('type'), str):
+            return
+        registry = self.models_registry()
+        with DefaultScope.overwrite_default_scope(self.scope):
+            cls = registry.get(backbone['type'])
+        if cls is None:
+            names, node = set(), registry
+            while node is not None:
+                names |= set(node.module_dict)
+                node = node.parent
+            close = difflib.get_close_matches(backbone['type'], names, n=3)
+            hint = f'; did you mean {", ".join(close)}?' if close else ''
+            raise SystemExit(
+                f'error: model.backbone.type={backbone["type"]!r} is not a '
+                f'registered model{hint} (mmagent backbones need '
+                f"custom_imports=dict(imports=['mmagent']) in the config)")
+        init_cfg = backbone.get('init_cfg')
+        if pretrained and isinstance(init_cfg, dict) and init_cfg.get(
+                'type') == 'Pretrained' and '://' not in str(
+                    init_cfg.get('checkpoint')):
+            try:
+                inspect_checkpoint(init_cfg.get('checkpoint'),
+                                   trusted=init_cfg.get('trusted'))
+            except CheckpointLoadError as e:
+                raise SystemExit(
+                    f'error: model.backbone.init_cfg: {e}\nThe ImageNet '
+                    f'weights go to data/pretrained/ (README, "Data"); the '
+                    f"detection demo's backbone comes from the segmentation "
+                    f'demo (python demo/run_demo.py). To start from random '
+                    f'weights: --cfg-options model.backbone.init_cfg=None'
+                ) from None
+        if isinstance(cls, type) and issubclass(cls, AttentionBackbone):
+            kwargs = copy.deepcopy(dict(backbone))
+            kwargs.pop('type')
+            kwargs.pop('init_cfg', None)  # loaded later, by the runner
+            try:
+                cls(**kwargs)
+            except (ValueError, TypeError, NotImplementedError,
+                    KeyError) as e:
+                raise SystemExit(f'error: model.backbone ({cls.__name__}): '
+                                 f'{e}') from None
+
+    def check_sample(self, sample: dict, dataset) -> Optional[str]:
+        """What is wrong with a training sample after the pipeline (``None``
+        when nothing), for :class:`~mmagent.datasets.BadSampleGuard`."""
+        return None
 
     def registries(self) -> Tuple:
         """``(DATASETS, VISUALIZERS)`` of the task's library."""

@@ -15,6 +15,20 @@ class ClassificationTask(Task):
         from mmpretrain.structures import DataSample
         return DataSample
 
+    def models_registry(self):
+        from mmpretrain.registry import MODELS
+        return MODELS
+
+    def check_sample(self, sample, dataset):
+        label = sample['data_samples'].get('gt_label')
+        classes = dataset.metainfo.get('classes')
+        if label is None or not classes:
+            return None
+        if ((label < 0) | (label >= len(classes))).any():
+            return (f'label {label.tolist()} is outside the {len(classes)} '
+                    f'classes')
+        return None
+
     def registries(self):
         from mmpretrain.registry import DATASETS, VISUALIZERS
         return DATASETS, VISUALIZERS

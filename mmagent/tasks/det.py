@@ -1,6 +1,43 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Object detection and instance segmentation on mmdet 3.x."""
+import json
+import math
+import os.path as osp
+
+from ..utils.data_check import leaf_datasets
 from .base import Task, _as_list, register_task
+
+
+def degenerate_annotations(ann_file: str) -> list:
+    """``(image file, annotation id, what)`` of every COCO annotation that
+    mmdet's ``CocoDataset`` drops or ignores without a word: a box with a
+    non-finite coordinate or under one pixel wide or high, a polygon with
+    fewer than 3 points."""
+    with open(ann_file) as f:
+        coco = json.load(f)
+    if not isinstance(coco, dict) or 'annotations' not in coco:
+        return []
+    files = {img.get('id'): img.get('file_name') for img in
+             coco.get('images', [])}
+    found = []
+    for ann in coco['annotations']:
+        box = ann.get('bbox') or []
+        problem = None
+        if len(box) != 4 or not all(
+                isinstance(v, (int, float)) and math.isfinite(v)
+                for v in box):
+            problem = f'bbox {box}'
+        elif box[2] < 1 or box[3] < 1:
+            problem = f'bbox {box} is under one pixel wide or high'
+        else:
+            polygons = ann.get('segmentation')
+            if isinstance(polygons, list) and any(
+                    len(p) < 6 or len(p) % 2 for p in polygons):
+                problem = 'a polygon has fewer than 3 points'
+        if problem:
+            found.append((files.get(ann.get('image_id')), ann.get('id'),
+                          problem))
+    return found
 
 
 @register_task
@@ -9,9 +46,46 @@ class DetectionTask(Task):
     name = 'det'
     dataset_hint = 'COCO (see README, "COCO detection / Data")'
 
+    def check_data(self, cfg, loaders, scan_limit=200):
+        """Also name the COCO annotations mmdet would drop silently (a
+        warning: training goes on without them)."""
+        super().check_data(cfg, loaders, scan_limit)
+        for loader in loaders:
+            loader_cfg = cfg.get(loader) or {}
+            for dataset in leaf_datasets(loader_cfg.get('dataset')):
+                ann_file = osp.join(dataset.get('data_root') or '',
+                                    dataset.get('ann_file') or '')
+                if not ann_file.endswith('.json') or not osp.isfile(ann_file):
+                    continue
+                found = degenerate_annotations(ann_file)
+                if found:
+                    lines = '\n  '.join(
+                        f'{image}, annotation id {ann_id}: {problem}'
+                        for image, ann_id, problem in found[:10])
+                    print(f'warning: {ann_file}: mmdet ignores {len(found)} '
+                          f'degenerate annotations:\n  {lines}')
+
     def data_sample_type(self):
         from mmdet.structures import DetDataSample
         return DetDataSample
+
+    def models_registry(self):
+        from mmdet.registry import MODELS
+        return MODELS
+
+    def check_sample(self, sample, dataset):
+        instances = sample['data_samples'].gt_instances
+        boxes = instances.get('bboxes')
+        if boxes is None or len(boxes) == 0:
+            return None
+        boxes = getattr(boxes, 'tensor', boxes)
+        if not boxes.isfinite().all():
+            return 'a box has a non-finite coordinate'
+        empty = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+        if empty.any():
+            return (f'box {boxes[empty][0].tolist()} has no area '
+                    f'(x2 <= x1 or y2 <= y1)')
+        return None
 
     def registries(self):
         from mmdet.registry import DATASETS, VISUALIZERS

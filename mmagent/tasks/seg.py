@@ -17,6 +17,22 @@ class SegmentationTask(Task):
         from mmseg.structures import SegDataSample
         return SegDataSample
 
+    def models_registry(self):
+        from mmseg.registry import MODELS
+        return MODELS
+
+    def check_sample(self, sample, dataset):
+        labels = sample['data_samples'].gt_sem_seg.data
+        num_classes = len(dataset.metainfo['classes'])
+        ignore = getattr(dataset, 'ignore_index', 255)
+        bad = (labels >= num_classes) & (labels != ignore) | (labels < 0)
+        if bad.any():
+            values = sorted(set(labels[bad].flatten().tolist()))
+            return (f'label map values {values[:5]} are outside the '
+                    f'{num_classes} classes (0..{num_classes - 1}, '
+                    f'{ignore} = ignored)')
+        return None
+
     def registries(self):
         from mmseg.registry import DATASETS, VISUALIZERS
         return DATASETS, VISUALIZERS

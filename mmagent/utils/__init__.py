@@ -8,11 +8,14 @@
 - ``model_zoo``: model-index names -> configs; ``image_io``: reading user
   images; ``flops``: FLOPs with the SDPA rule; ``profiling``: peak memory.
 """
-from .checkpoint import (CheckpointLoadError, extract_state_dict,
-                         load_checkpoint_file, torch_load)
+from .checkpoint import (CheckpointLoadError, UnsafeCheckpointError,
+                         extract_state_dict, inspect_checkpoint,
+                         load_checkpoint_file, torch_load,
+                         trust_checkpoints)
 from .compat import patch_checkpoint_loading
 
 __all__ = [
-    'CheckpointLoadError', 'extract_state_dict', 'load_checkpoint_file',
-    'torch_load', 'patch_checkpoint_loading'
+    'CheckpointLoadError', 'UnsafeCheckpointError', 'extract_state_dict',
+    'inspect_checkpoint', 'load_checkpoint_file', 'torch_load',
+    'trust_checkpoints', 'patch_checkpoint_loading'
 ]

@@ -1,6 +1,9 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Distributed runs without a GPU: gloo process group, a DDP wrapper that
 accepts CPU modules, and a clean exit."""
+import datetime
+import os
+
 import torch
 import torch.distributed as dist
 from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
@@ -20,8 +23,34 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
             module=revert_sync_batchnorm(module), device_ids=None, **kwargs)
 
 
+#: Seconds a collective waits for the other processes before this one
+#: gives up with an error (a worker that died, a stuck node). Override with
+#: the environment variable ``MMAGENT_DIST_TIMEOUT``.
+DIST_TIMEOUT_ENV = 'MMAGENT_DIST_TIMEOUT'
+DEFAULT_TIMEOUT_S = {'cpu': 600, 'gpu': 1200}
+
+
+def dist_timeout(gpu: bool) -> int:
+    """The process-group timeout in seconds: ``MMAGENT_DIST_TIMEOUT``, else
+    10 minutes on CPU (gloo) and 20 on GPU (nccl, whose full-dataset
+    evaluation on rank 0 can keep the others waiting for minutes) instead
+    of torch's 30."""
+    value = os.environ.get(DIST_TIMEOUT_ENV)
+    if value is None:
+        return DEFAULT_TIMEOUT_S['gpu' if gpu else 'cpu']
+    try:
+        seconds = int(value)
+        if seconds <= 0:
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f'{DIST_TIMEOUT_ENV} must be a positive number of '
+                         f'seconds, got {value!r}') from None
+    return seconds
+
+
 def prepare_distributed(cfg) -> None:
-    """Let ``--launcher pytorch`` runs work without CUDA.
+    """Set the process-group timeout (:func:`dist_timeout`) and let
+    ``--launcher pytorch`` runs work without CUDA.
 
     The configs ask for nccl and mmengine calls ``torch.cuda.set_device``
     while initialising, so on a CPU-only machine we join the process group
@@ -29,17 +58,24 @@ def prepare_distributed(cfg) -> None:
     wrap the model with :class:`CPUDistributedDataParallel`. Thus
     ``tools/dist_train.sh CONFIG 2`` runs two CPU processes.
     """
-    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+    if cfg.get('launcher', 'none') == 'none':
         return
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    gpu = torch.cuda.is_available()
+    timeout = dist_timeout(gpu)
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    dist_cfg.setdefault('timeout', timeout)
+    if gpu:
+        return
+    dist_cfg['backend'] = 'gloo'
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(
             type='CPUDistributedDataParallel',
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')  # env:// from torchrun
+        dist.init_process_group(  # env:// from torchrun
+            backend='gloo',
+            timeout=datetime.timedelta(seconds=dist_cfg['timeout']))
 
 
 def finish_distributed() -> None:

@@ -21,6 +21,7 @@ from mmengine.config import DictAction
 
 import mmagent  # noqa: F401
 from mmagent.tasks import get_task
+from mmagent.utils.checkpoint import TrustCheckpointAction
 from mmagent.utils.config import load_config
 
 
@@ -29,6 +30,7 @@ def parse_args():
         description='Inference speed of a config on synthetic images')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--checkpoint', help='optional checkpoint to load')
+    parser.add_argument('--trust-checkpoint', action=TrustCheckpointAction)
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1344],
                         metavar=('H', 'W'), help='input image size')
     parser.add_argument('--batch-size', type=int, default=1)

@@ -23,6 +23,7 @@ import torch
 import mmagent  # noqa: F401
 from mmagent.apis import check_fits_config
 from mmagent.utils import CheckpointLoadError, load_checkpoint_file
+from mmagent.utils.checkpoint import TrustCheckpointAction
 from mmagent.utils.convert import convert_checkpoint
 
 
@@ -44,6 +45,7 @@ def main():
     parser.add_argument('dst', help='output path')
     parser.add_argument('--config', help='mmagent config to verify against '
                         '(strict loading)')
+    parser.add_argument('--trust-checkpoint', action=TrustCheckpointAction)
     args = parser.parse_args()
     try:
         state_dict, renamed = convert(args.src, args.dst, args.config)

@@ -1,7 +1,8 @@
 # The embedded detection demo: Agent-PVT-T Mask R-CNN (the real config) on
 # the synthetic shapes of tools/misc/make_demo_coco.py, on CPU. As the
 # paper's detectors start from an ImageNet backbone, this one starts from the
-# backbone the segmentation demo trained (demo/run_demo.py runs that first).
+# backbone the segmentation demo trained (demo/run_demo.py runs that first;
+# on its own: --cfg-options model.backbone.init_cfg=None trains from scratch).
 # Data, image size, agent grid, head widths, proposal counts and schedule
 # are cut to fit 10 CPU minutes; the architecture is the paper's.
 _base_ = '../mask-rcnn_agent-pvt-t_fpn_1x_coco.py'

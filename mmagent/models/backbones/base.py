@@ -4,7 +4,9 @@ presets, per-block attention from the registry, out_indices, stage
 freezing, ``norm_eval``, the official initialisation and pretrained
 loading."""
 import copy
+import difflib
 import functools
+import inspect
 import re
 import warnings
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -17,7 +19,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...utils.checkpoint import (CheckpointLoadError, extract_state_dict,
-                                 load_checkpoint_file)
+                                 load_checkpoint_file, trust_checkpoints)
 from ..layers import ATTENTIONS, TransformerBlock, build_attention
 
 NORM_TYPES = (_BatchNorm, nn.LayerNorm, nn.GroupNorm)
@@ -45,8 +47,19 @@ def accepts_official_kwargs(aliases: Dict[str, str],
                     kwargs[ours] = kwargs.pop(official)
             for name in ignored:
                 kwargs.pop(name, None)
+            unknown = [k for k in kwargs if k not in accepted]
+            if unknown:
+                close = difflib.get_close_matches(unknown[0], accepted, n=3)
+                hint = f'; did you mean {", ".join(close)}?' if close else \
+                    f'; it accepts {", ".join(sorted(accepted))}'
+                raise TypeError(f'{type(self).__name__} got an unexpected '
+                                f'keyword argument {unknown[0]!r}{hint}')
             return init(self, *args, **kwargs)
 
+        accepted = [
+            name for name in inspect.signature(init).parameters
+            if name != 'self'
+        ] + list(aliases) + list(ignored)
         return wrapper
 
     return decorator
@@ -74,6 +87,62 @@ def resolve_arch(cls_name: str, arch, arch_zoo: Dict[str, dict],
                         f'{type(arch).__name__}')
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return settings
+
+
+def check_rate(name: str, value: float) -> None:
+    """A dropout / drop-path probability: a number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not 0 <= value <= 1:
+        raise ValueError(f'{name} must be a probability in [0, 1], got '
+                         f'{value!r}')
+
+
+def check_positive(name: str, value, minimum: int = 1) -> None:
+    """An integer size (or each entry of a list/tuple of them, or of pairs)
+    at least ``minimum``."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            check_positive(name, v, minimum)
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or \
+                v < minimum:
+            need = 'positive' if minimum == 1 else f'>= {minimum}'
+            raise ValueError(f'{name} must be {need}, got {value!r}')
+
+
+def check_agent_shapes(name: str, shapes: Sequence) -> None:
+    """Each entry an ``(a_h, a_w)`` pair of positive ints."""
+    for shape in shapes:
+        if not isinstance(shape, (list, tuple)) or len(shape) != 2:
+            raise ValueError(f'{name} needs an (a_h, a_w) pair per stage, '
+                             f'got {shape!r} in {list(shapes)}')
+        check_positive(name, shape)
+
+
+def check_kernel_size(kernel_size: int) -> None:
+    """The DWC keeps the map size only with an odd kernel."""
+    check_positive('kernel_size', kernel_size)
+    if kernel_size % 2 == 0:
+        raise ValueError(f'kernel_size must be odd (the depth-wise conv pads '
+                         f'kernel_size // 2 on each side), got {kernel_size}')
+
+
+def check_common_args(num_stages: int, pretrain_img_size: int,
+                      patch_size: int, in_channels: int, rates: dict,
+                      kernel_size: int, agent_num: Sequence[int],
+                      agent_shapes: Sequence) -> None:
+    """The checks every family runs before building anything: sizes,
+    dropout rates, the agent grids and the DWC kernel."""
+    for name, rate in rates.items():
+        check_rate(name, rate)
+    check_positive('patch_size', patch_size)
+    check_positive('in_channels', in_channels)
+    # every stage must keep at least one token of the pretraining grid
+    check_positive('pretrain_img_size (img_size)', pretrain_img_size,
+                   minimum=patch_size * 2**(num_stages - 1))
+    check_positive('agent_num', agent_num)
+    check_agent_shapes('downstream_agent_shapes', agent_shapes)
+    check_kernel_size(kernel_size)
 
 
 def per_stage(name: str, value, num_stages: int) -> list:
@@ -151,16 +220,25 @@ class AttentionBackbone(BaseModule):
         attn = build_attention(kind, context, self.attn_cfgs.get(kind))
         return TransformerBlock(context['embed_dims'], attn, **block_kwargs)
 
-    def _setup_outputs(self, num_stages: int, out_indices: Sequence[int],
-                       frozen_stages: int, norm_eval: bool) -> None:
+    @staticmethod
+    def check_outputs(num_stages: int, out_indices: Sequence[int],
+                      frozen_stages: int) -> None:
+        """Called by families before building anything."""
         out_indices = tuple(out_indices)
-        if not out_indices or any(not 0 <= i < num_stages
-                                  for i in out_indices):
+        if not out_indices or any(
+                isinstance(i, bool) or not isinstance(i, int)
+                or not 0 <= i < num_stages for i in out_indices):
             raise ValueError(f'out_indices must be a non-empty subset of '
                              f'0..{num_stages - 1}, got {out_indices}')
-        if not -1 <= frozen_stages <= num_stages:
+        if isinstance(frozen_stages, bool) or not isinstance(
+                frozen_stages, int) or not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
-                             f'got {frozen_stages}')
+                             f'got {frozen_stages!r}')
+
+    def _setup_outputs(self, num_stages: int, out_indices: Sequence[int],
+                       frozen_stages: int, norm_eval: bool) -> None:
+        self.check_outputs(num_stages, out_indices, frozen_stages)
+        out_indices = tuple(out_indices)
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -207,20 +285,23 @@ class AttentionBackbone(BaseModule):
     # ------------------------------------------------------------------
     def init_weights(self) -> None:
         """Load ``init_cfg=dict(type='Pretrained', checkpoint=...)`` (optional
-        ``prefix``); otherwise keep the construction-time initialisation
+        ``prefix``, and ``trusted=True`` for full unpickling of a file you
+        trust); otherwise keep the construction-time initialisation
         (truncated normal, like the official code) or run other init_cfg."""
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             if 'checkpoint' not in cfg:
                 raise ValueError(f'{type(self).__name__}: init_cfg of type '
                                  f'Pretrained needs a "checkpoint"')
-            self.load_pretrained(cfg['checkpoint'], prefix=cfg.get('prefix'))
+            self.load_pretrained(cfg['checkpoint'], prefix=cfg.get('prefix'),
+                                 trusted=cfg.get('trusted'))
             self._is_init = True
         elif cfg is not None:
             super().init_weights()
 
     def load_pretrained(self, checkpoint: str,
-                        prefix: Optional[str] = None) -> None:
+                        prefix: Optional[str] = None,
+                        trusted: Optional[bool] = None) -> None:
         """Load an official ImageNet/detection/segmentation checkpoint, an
         mmengine checkpoint or a bare state dict into this backbone.
 
@@ -230,9 +311,10 @@ class AttentionBackbone(BaseModule):
         naming the file and the first offending key.
         """
         if '://' in str(checkpoint):  # http(s)://, open-mmlab://, ...
-            ckpt = CheckpointLoader.load_checkpoint(checkpoint, 'cpu')
+            with trust_checkpoints(bool(trusted)):
+                ckpt = CheckpointLoader.load_checkpoint(checkpoint, 'cpu')
         else:
-            ckpt = load_checkpoint_file(checkpoint)
+            ckpt = load_checkpoint_file(checkpoint, trusted=trusted)
         state_dict = extract_state_dict(ckpt, checkpoint, prefix)
         name = type(self).__name__
         own = self.state_dict()

@@ -1,9 +1,14 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Attention kinds, one file each, registered in :data:`ATTENTIONS`.
 
-Importing this package registers every kind; see ``registry.py`` for how a
-backbone family builds them and ``docs/architecture.md`` for adding one.
+Every module of this package is imported here, so a new kind is one file
+with ``@register_attention(name, code)``: nothing else to edit. See
+``registry.py`` for how a backbone family builds them and
+``docs/architecture.md`` for the smallest example.
 """
+import importlib
+import pkgutil
+
 from .agent import AgentAttention, resize_bilinear
 from .registry import (ATTENTIONS, SOFTMAX, STAGE_CODES, block_kinds,
                        build_attention, parse_block_codes,
@@ -11,6 +16,9 @@ from .registry import (ATTENTIONS, SOFTMAX, STAGE_CODES, block_kinds,
 from .spatial_reduction import SpatialReductionAttention
 from .window import (WindowAttention, shifted_window_mask, window_partition,
                      window_reverse)
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f'{__name__}.{_module.name}')
 
 __all__ = [
     'ATTENTIONS', 'SOFTMAX', 'STAGE_CODES', 'block_kinds', 'build_attention',

@@ -1,0 +1,13 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Training-time pieces for mmengine's Runner: crash-safe checkpoints and
+resume, mixed precision on CPU."""
+from .amp import CPUAmpOptimWrapper, configure_amp
+from .checkpointing import (SafeCheckpointHook, check_checkpoints,
+                            find_resumable_checkpoint,
+                            use_safe_checkpoint_hook)
+
+__all__ = [
+    'CPUAmpOptimWrapper', 'configure_amp', 'SafeCheckpointHook',
+    'check_checkpoints', 'find_resumable_checkpoint',
+    'use_safe_checkpoint_hook'
+]

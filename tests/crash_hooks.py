@@ -1,0 +1,34 @@
+"""Test-only hooks for tests/test_crash_safe_training.py (imported by the
+training subprocess through custom_imports; tests/ is on its PYTHONPATH)."""
+import os
+import signal
+
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class KillWhileSaving(Hook):
+    """``kill -9`` of this process as the checkpoint of ``iteration`` is
+    being saved (mmengine's CheckpointHook has already deleted the older
+    one by then)."""
+
+    def __init__(self, iteration):
+        self.iteration = iteration
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        if checkpoint['meta']['iter'] == self.iteration:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module()
+class KillRank(Hook):
+    """``kill -9`` of the process of ``rank`` after ``iteration``."""
+
+    def __init__(self, rank, iteration):
+        self.rank, self.iteration = rank, iteration
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.rank == self.rank and runner.iter + 1 == self.iteration:
+            os.kill(os.getpid(), signal.SIGKILL)

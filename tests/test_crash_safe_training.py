@@ -1,0 +1,115 @@
+"""Crash-safe training: kill -9 while a checkpoint is being written, move
+the work dir, plant a truncated newer checkpoint, then --resume: training
+continues from the last complete checkpoint with the iteration count and
+learning rate of an uninterrupted run."""
+import os
+import os.path as osp
+import re
+import shutil
+import sys
+import textwrap
+import time
+
+import torch
+from conftest import REPO_ROOT, run
+
+SEG_DEMO = osp.join(REPO_ROOT,
+                    'configs/seg/demo/fpn_agent-pvt-t_demo-scenes.py')
+
+
+def write_config(path, data_root, extra=''):
+    path.write_text(textwrap.dedent(f"""
+        _base_ = {SEG_DEMO!r}
+        data_root = {data_root!r}
+        train_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=data_root))
+        val_dataloader = dict(
+            num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=data_root))
+        test_dataloader = val_dataloader
+        train_cfg = dict(max_iters=8, val_interval=8, val_begin=9)
+        param_scheduler = [
+            dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
+                 end=2),
+            dict(type='PolyLR', eta_min=0.0, power=0.9, begin=2, end=8,
+                 by_epoch=False)
+        ]
+        default_hooks = dict(
+            logger=dict(interval=1),
+            checkpoint=dict(interval=2, max_keep_ckpts=1))
+    """) + textwrap.dedent(extra))
+    return str(path)
+
+
+def final_state(work_dir):
+    ckpt = torch.load(osp.join(work_dir, 'iter_8.pth'), weights_only=False)
+    return ckpt['meta']['iter'], ckpt['optimizer']['param_groups'][0]['lr']
+
+
+def test_kill_9_then_resume_matches_uninterrupted_run(tiny_ade, tmp_path):
+    plain = write_config(tmp_path / 'plain.py', tiny_ade)
+    run([sys.executable, 'tools/train.py', plain, '--work-dir',
+         str(tmp_path / 'plain')])
+    expected = final_state(str(tmp_path / 'plain'))
+    assert expected[0] == 8
+
+    crashing = write_config(tmp_path / 'crash.py', tiny_ade, """
+        custom_imports = dict(imports=['mmagent', 'crash_hooks'],
+                              allow_failed_imports=False)
+        custom_hooks = [dict(type='KillWhileSaving', iteration=6)]
+    """)
+    work_dir = str(tmp_path / 'work')
+    env = {'PYTHONPATH': osp.join(REPO_ROOT, 'tests')}
+    result = run([sys.executable, 'tools/train.py', crashing, '--work-dir',
+                  work_dir], check=False, env=env)
+    assert result.returncode == -9  # SIGKILL while saving iter_6
+    # The older checkpoint is deleted only after a new one is complete.
+    assert sorted(os.listdir(work_dir)).count('iter_4.pth') == 1
+    assert not any(f.startswith('iter_6') for f in os.listdir(work_dir))
+
+    moved = str(tmp_path / 'moved')
+    shutil.move(work_dir, moved)
+    with open(osp.join(moved, 'last_checkpoint')) as f:
+        assert f.read().startswith(work_dir)  # the old, absolute place
+    # A newest checkpoint cut short, as a plain write dying half-way
+    # leaves it, and named by last_checkpoint.
+    complete = open(osp.join(moved, 'iter_4.pth'), 'rb').read()
+    truncated = osp.join(moved, 'iter_6.pth')
+    with open(truncated, 'wb') as f:
+        f.write(complete[:len(complete) // 3])
+    with open(osp.join(moved, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(work_dir, 'iter_6.pth'))
+
+    result = run([sys.executable, 'tools/train.py', plain, '--work-dir',
+                  moved, '--resume'])
+    out = result.stdout + result.stderr
+    assert f'not resuming from {truncated}' in out
+    assert (f'resuming from {osp.join(moved, "iter_4.pth")} instead of '
+            f'{truncated}') in out
+    assert 'Iter(train) [5/8]' in out and 'Iter(train) [4/8]' not in out
+    assert final_state(moved) == expected
+
+
+def test_dead_worker_stops_the_others(tiny_ade, tmp_path):
+    """Two CPU processes; rank 1 is killed at iteration 3: the run ends
+    within a bounded time (not torch's 30-minute collective timeout) and
+    says which rank failed."""
+    config = write_config(tmp_path / 'dist.py', tiny_ade, """
+        custom_imports = dict(imports=['mmagent', 'crash_hooks'],
+                              allow_failed_imports=False)
+        custom_hooks = [dict(type='KillRank', rank=1, iteration=3)]
+    """)
+    env = {'PYTHONPATH': osp.join(REPO_ROOT, 'tests'), 'PORT': '29533',
+           'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1',
+           'MMAGENT_DIST_TIMEOUT': '60'}
+    start = time.time()
+    result = run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+                  str(tmp_path / 'work')], check=False, env=env, timeout=400)
+    elapsed = time.time() - start
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "'timeout': 60" in out  # the process group's timeout
+    assert 'Iter(train) [8/8]' not in out
+    assert re.search(r'rank\s*:\s*1', out) and 'SIGKILL' in out
+    assert elapsed < 300
