@@ -1,7 +1,4 @@
-_base_ = [
-    './_base_/mask-rcnn_agent-swin_fpn_ms-crop-3x_coco.py',
-    './_base_/schedule_agent-swin_1x.py',
-]
+_base_ = './_base_/mask-rcnn_agent-swin_fpn_ms-crop-3x_coco.py'
 
 model = dict(
     backbone=dict(

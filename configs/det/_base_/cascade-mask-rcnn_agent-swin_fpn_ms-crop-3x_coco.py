@@ -5,6 +5,7 @@
 _base_ = [
     'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py',  # noqa
     '../../_base_/agent_swin.py',
+    './schedules_agent-swin.py',
 ]
 custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
@@ -19,19 +20,8 @@ optim_wrapper = dict(
     optimizer=dict(
         type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
 
-max_epochs = 36
+max_epochs = _base_.agent_swin_3x.max_epochs
 train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-        end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[27, 33],
-        gamma=0.1)
-]
+param_scheduler = _base_.agent_swin_3x.param_scheduler
 train_dataloader = dict(batch_size=2)
 auto_scale_lr = dict(base_batch_size=16)

@@ -11,8 +11,7 @@ from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
 from .base import (AttentionBackbone, accepts_official_kwargs,
-                   check_common_args, check_positive, per_stage,
-                   resolve_arch)
+                   check_common_args, per_stage, resolve_arch)
 
 
 @MODELS.register_module()
@@ -147,16 +146,14 @@ class AgentPVT(AttentionBackbone):
         agent_num = per_stage('agent_num', agent_num, n)
         agent_shapes = per_stage('downstream_agent_shapes',
                                  downstream_agent_shapes, n)
-        self.check_outputs(n, out_indices, frozen_stages)
         check_common_args(
-            n, pretrain_img_size, patch_size, in_channels,
+            n, out_indices, frozen_stages, pretrain_img_size, patch_size,
+            in_channels,
             dict(drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
                  drop_path_rate=drop_path_rate), kernel_size, agent_num,
-            agent_shapes)
-        for name, value in (('embed_dims', embed_dims), ('depths', depths),
-                            ('num_heads', num_heads),
-                            ('sr_ratios', sr_ratios)):
-            check_positive(name, value)
+            agent_shapes,
+            dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+                 sr_ratios=sr_ratios))
         kinds = block_kinds(attn_type, depths, self.softmax_attention)
         agent_sr = [int(r) for r in str(agent_sr_ratios)]
         if len(agent_sr) != n:

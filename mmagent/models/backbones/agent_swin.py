@@ -10,8 +10,7 @@ from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, PatchMerging, block_kinds
 from .base import (AttentionBackbone, accepts_official_kwargs,
-                   check_common_args, check_positive, per_stage,
-                   resolve_arch)
+                   check_common_args, per_stage, resolve_arch)
 
 # Softmax ('B') blocks use a window of max(7, window_size // 8): the official
 # configs pass window_size=56, the (unused) window of the agent blocks.
@@ -168,16 +167,14 @@ class AgentSwinTransformer(AttentionBackbone):
         agent_num = per_stage('agent_num', agent_num, n)
         agent_shapes = per_stage('downstream_agent_shapes',
                                  downstream_agent_shapes, n)
-        self.check_outputs(n, out_indices, frozen_stages)
         check_common_args(
-            n, pretrain_img_size, patch_size, in_channels,
+            n, out_indices, frozen_stages, pretrain_img_size, patch_size,
+            in_channels,
             dict(drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
                  drop_path_rate=drop_path_rate), kernel_size, agent_num,
-            agent_shapes)
-        for name, value in (('embed_dims', settings['embed_dims']),
-                            ('depths', depths), ('num_heads', num_heads),
-                            ('window_size', window_size)):
-            check_positive(name, value)
+            agent_shapes,
+            dict(embed_dims=settings['embed_dims'], depths=depths,
+                 num_heads=num_heads, window_size=window_size))
         kinds = block_kinds(settings['attn_type'], depths,
                             self.softmax_attention)
         self.arch_settings = settings

@@ -127,12 +127,17 @@ def check_kernel_size(kernel_size: int) -> None:
                          f'kernel_size // 2 on each side), got {kernel_size}')
 
 
-def check_common_args(num_stages: int, pretrain_img_size: int,
+def check_common_args(num_stages: int, out_indices: Sequence[int],
+                      frozen_stages: int, pretrain_img_size: int,
                       patch_size: int, in_channels: int, rates: dict,
                       kernel_size: int, agent_num: Sequence[int],
-                      agent_shapes: Sequence) -> None:
-    """The checks every family runs before building anything: sizes,
-    dropout rates, the agent grids and the DWC kernel."""
+                      agent_shapes: Sequence, sizes: dict) -> None:
+    """The checks every family runs before building anything: outputs and
+    freezing, dropout ``rates``, the image and patch sizes, the agent grids,
+    the DWC kernel and the positive ``sizes`` (name -> value or list)."""
+    AttentionBackbone.check_outputs(num_stages, out_indices, frozen_stages)
+    for name, value in sizes.items():
+        check_positive(name, value)
     for name, rate in rates.items():
         check_rate(name, rate)
     check_positive('patch_size', patch_size)
