@@ -67,7 +67,7 @@ def test_bad_samples_skipped_with_their_files(damaged_ade, tmp_path):
 
 
 def test_file_deleted_mid_run_is_skipped(tiny_ade, tmp_path):
-    """The guard itself, in process: a label map deleted after the dataset
+    """The guard itself, in process: an image deleted after the dataset
     was built (FileNotFoundError in the pipeline) is skipped."""
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
@@ -81,10 +81,10 @@ def test_file_deleted_mid_run_is_skipped(tiny_ade, tmp_path):
     with DefaultScope.overwrite_default_scope('mmseg'):
         guard = BadSampleGuard(cfg, scope='mmseg')
         stopper = BadSampleGuard(cfg, scope='mmseg', on_bad_sample='stop')
-    gone = guard.get_data_info(0)['seg_map_path']
+    gone = guard.get_data_info(0)['img_path']
     os.remove(gone)
     sample = guard[0]  # the next sample instead
-    assert sample['data_samples'].seg_map_path != gone
+    assert sample['data_samples'].img_path != gone
     assert guard.skipped == 1
     with pytest.raises(BadSampleError, match=f'{gone}.*FileNotFoundError'
                        '|FileNotFoundError.*' + gone):
