@@ -5,6 +5,7 @@ import os
 import os.path as osp
 from typing import Optional
 
+from ..tasks import get_task
 from ..utils.checkpoint import CheckpointLoadError, load_checkpoint_file
 from ..utils.config import load_config
 from ..utils.convert import checkpoint_kind, convert_checkpoint
@@ -41,10 +42,12 @@ def prepare_weights(weights: str, config: str,
     """Path of weights the inferencer can load.
 
     mmagent/mmengine checkpoints pass through. An official mmdet 2.x /
-    mmseg 0.x checkpoint is converted (``mmagent.utils.convert``), checked
-    against ``config`` with strict loading and cached as
-    ``<cache_dir>/<name>_mmagent.pth``. An official ImageNet checkpoint holds
-    only a backbone and is refused with what to do instead.
+    mmseg 0.x checkpoint, or an official ImageNet one for a classification
+    config, is converted (``mmagent.utils.convert``), checked against
+    ``config`` with strict loading and cached as
+    ``<cache_dir>/<name>_mmagent.pth``. An official ImageNet checkpoint for
+    a detection/segmentation config holds only a backbone and is refused
+    with what to do instead.
     """
     return prepare_weights_and_meta(weights, config, cache_dir)[0]
 
@@ -55,13 +58,14 @@ def prepare_weights_and_meta(weights, config, cache_dir=None):
     import torch
     ckpt = load_checkpoint_file(weights)
     kind = checkpoint_kind(ckpt)
-    if kind == 'official-imagenet':
+    classifier = get_task(load_config(config)).name == 'cls'
+    if kind == 'official-imagenet' and not classifier:
         raise CheckpointLoadError(
             f'{weights} is an ImageNet backbone checkpoint: it has no '
             f'detection/segmentation heads. Fine-tune it first (the configs '
             f"load it through the backbone's init_cfg with tools/train.py), "
             f'or pass a downstream checkpoint.')
-    if kind != 'official-downstream':
+    if kind == 'mmagent':
         return weights, ckpt.get('meta') or {}
     cache_dir = cache_dir or osp.join(
         osp.expanduser('~'), '.cache', 'mmagent', 'converted')
@@ -72,7 +76,7 @@ def prepare_weights_and_meta(weights, config, cache_dir=None):
         check_fits_config(new_ckpt['state_dict'], config)
     except CheckpointLoadError as e:
         raise CheckpointLoadError(
-            f'{weights} is an official mmdet 2.x / mmseg 0.x checkpoint but '
+            f'{weights} is an official Agent-Attention checkpoint but '
             f'{e}\nIs it the checkpoint of {config}? Convert it for the '
             f'right config with: python tools/model_converters/'
             f'official2mmagent.py {weights} OUT.pth --config CONFIG') from e

@@ -65,10 +65,38 @@ def checkpoint_kind(ckpt: Mapping) -> str:
     return 'mmagent'
 
 
+def imagenet_to_classifier(state_dict):
+    """Official classifier names -> mmpretrain ``ImageClassifier``: the
+    linear ``head.*`` becomes ``head.fc.*``, every other weight goes under
+    ``backbone.``; the shift-mask buffers (``attn_mask``) are dropped, the
+    backbone recomputes them. Returns the new state dict and the renames."""
+    converted, renamed = OrderedDict(), []
+    for key, value in state_dict.items():
+        if key.endswith('attn_mask'):
+            continue
+        new_key = 'head.fc.' + key[len('head.'):] if key.startswith(
+            'head.') else 'backbone.' + key
+        renamed.append((key, new_key))
+        converted[new_key] = value
+    return converted, renamed
+
+
+def imagenet_meta() -> dict:
+    """``meta`` of a converted ImageNet classifier: the 1000 class names."""
+    from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
+    return dict(dataset_meta=dict(classes=tuple(IMAGENET_CATEGORIES)),
+                converted_by='mmagent')
+
+
 def convert_checkpoint(ckpt: Mapping, filename: str = '<checkpoint>'):
-    """Returns ``(new_checkpoint, renamed_keys)``."""
+    """Returns ``(new_checkpoint, renamed_keys)``. Official ImageNet
+    checkpoints (``{'model': ...}``) become mmpretrain classifier
+    checkpoints, official mmdet 2.x / mmseg 0.x ones keep their keys."""
     # whole-model checkpoint: no 'backbone.' stripping
     state_dict = extract_state_dict(ckpt, filename, prefix='')
+    if checkpoint_kind(ckpt) == 'official-imagenet':
+        state_dict, renamed = imagenet_to_classifier(state_dict)
+        return dict(meta=imagenet_meta(), state_dict=state_dict), renamed
     state_dict, renamed = convert_state_dict(state_dict)
     meta = convert_meta(ckpt.get('meta'))
     return dict(meta=meta, state_dict=state_dict), renamed

@@ -1,11 +1,13 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""Convert an official Agent-Attention downstream checkpoint (mmdet 2.25 /
-mmseg 0.28, LeapLabTHU/Agent-Attention) into an mmagent (mmdet 3.x /
-mmseg 1.x) checkpoint.
+"""Convert an official Agent-Attention checkpoint into an mmagent one: a
+downstream checkpoint (mmdet 2.25 / mmseg 0.28) for the mmdet 3.x / mmseg
+1.x configs, or an ImageNet classifier (``{'model': ...}``) for the
+mmpretrain configs of ``configs/cls`` (``head.*`` -> ``head.fc.*``, the rest
+under ``backbone.``, the ImageNet class names in ``meta.dataset_meta``).
 
-No weight is renamed (the official names are mmagent's and mmdet 3.x /
-mmseg 1.x kept the heads' names; see ``mmagent.utils.convert``); every key a
-rule would change is listed. The optimizer state and the old stack's pickled
+No downstream weight is renamed (the official names are mmagent's and mmdet
+3.x / mmseg 1.x kept the heads' names; see ``mmagent.utils.convert``); every
+key a rule changes is listed. The optimizer state and the old stack's pickled
 objects are dropped and the class names move to ``meta.dataset_meta``. With
 ``--config`` the result is loaded into that config's model with
 ``strict=True`` before it is written.
@@ -39,8 +41,8 @@ def convert(src, dst, config=None):
 
 def main():
     parser = argparse.ArgumentParser(
-        description='Convert an official Agent-Attention mmdet 2.x / mmseg '
-        '0.x checkpoint for mmagent configs')
+        description='Convert an official Agent-Attention checkpoint (mmdet '
+        '2.x / mmseg 0.x, or ImageNet) for mmagent configs')
     parser.add_argument('src', help='official checkpoint')
     parser.add_argument('dst', help='output path')
     parser.add_argument('--config', help='mmagent config to verify against '
