@@ -18,11 +18,10 @@ LAST_CHECKPOINT = 'last_checkpoint'
 PARTIAL_SUFFIX = '.partial'
 
 
-def _replace_atomically(path: str, text: str) -> None:
+def _commit(path: str) -> None:
+    """Flush ``<path>.partial`` to disk and rename it to ``path``."""
     partial = path + PARTIAL_SUFFIX
-    with open(partial, 'w') as f:
-        f.write(text)
-        f.flush()
+    with open(partial, 'rb+') as f:
         os.fsync(f.fileno())
     os.replace(partial, path)
 
@@ -68,12 +67,11 @@ class SafeCheckpointHook(CheckpointHook):
             **self.args)
         if not is_main_process():
             return
-        partial = self.last_ckpt + PARTIAL_SUFFIX
-        with open(partial, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(partial, self.last_ckpt)
-        _replace_atomically(osp.join(runner.work_dir, LAST_CHECKPOINT),
-                            self.last_ckpt)
+        _commit(self.last_ckpt)
+        last = osp.join(runner.work_dir, LAST_CHECKPOINT)
+        with open(last + PARTIAL_SUFFIX, 'w') as f:
+            f.write(self.last_ckpt)
+        _commit(last)
         for old in stale:
             path = osp.join(self.out_dir, self.filename_tmpl.format(old))
             if osp.isfile(path) and path != self.last_ckpt:
@@ -156,6 +154,7 @@ def check_checkpoints(cfg, resume: Optional[str] = None) -> None:
         if skipped:
             print(f'resuming from {path} instead of {skipped[0][0]}')
         cfg.resume, cfg.load_from = True, path
+        return  # already inspected
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
     if cfg.get('load_from') and '://' not in str(cfg.load_from):
