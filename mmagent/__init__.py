@@ -3,7 +3,8 @@
 
 ``import mmagent`` (or ``custom_imports=dict(imports=['mmagent'])`` in a
 config) registers the backbone families (``AgentPVT``,
-``AgentSwinTransformer``) in MMEngine's root ``MODELS`` registry, where
+``AgentSwinTransformer``, ``AgentDeiT``, ``AgentCSWin``) in MMEngine's
+root ``MODELS`` registry, where
 mmdet, mmseg and mmpretrain all find them, registers the attention kinds in
 :data:`mmagent.models.ATTENTIONS`, and makes mmengine's checkpoint loading
 work on torch>=2.6. Layers: ``mmagent.models`` (attention kinds, blocks,
@@ -18,6 +19,10 @@ from .version import __version__
 patch_checkpoint_loading()
 
 from . import datasets, engine  # noqa: E402,F401  (registrations)
-from .models import AgentPVT, AgentSwinTransformer  # noqa: E402
+from .models import (AgentCSWin, AgentDeiT, AgentPVT,  # noqa: E402
+                     AgentSwinTransformer)
 
-__all__ = ['__version__', 'AgentPVT', 'AgentSwinTransformer']
+__all__ = [
+    '__version__', 'AgentCSWin', 'AgentDeiT', 'AgentPVT',
+    'AgentSwinTransformer'
+]

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 from conftest import TINY_PVT, TINY_SWIN
 
-from mmagent import AgentPVT, AgentSwinTransformer
+from mmagent import AgentCSWin, AgentDeiT, AgentPVT, AgentSwinTransformer
 from mmagent.models.layers import (ATTENTIONS, AgentAttention,
                                    SpatialReductionAttention,
                                    WindowAttention, block_kinds,
@@ -73,9 +73,16 @@ def test_new_kind_in_every_family(global_softmax):
     swin = AgentSwinTransformer(**dict(TINY_SWIN, attn_type='GGMB1')).eval()
     stage3 = [type(b.attn) for b in swin.layers[2].blocks]
     assert stage3 == [global_softmax] + [WindowAttention] * 3
-    for model in (pvt, swin):
+    cswin = AgentCSWin(embed_dims=8, depths=[1, 1, 1, 1],
+                       num_heads=[2, 2, 2, 2], attn_type='GGBB').eval()
+    assert isinstance(cswin.stage1[0].attns[0], global_softmax)
+    for model in (pvt, swin, cswin):
         outs = model(torch.randn(1, 3, 64, 64))
         assert len(outs) == 4 and all(torch.isfinite(o).all() for o in outs)
+    deit = AgentDeiT(embed_dims=24, depth=2, num_heads=3, agent_num=9,
+                     attn_type='G').eval()
+    assert all(isinstance(b.attn, global_softmax) for b in deit.blocks)
+    assert deit(torch.randn(1, 3, 64, 64))[0].shape == (1, 24)
 
 
 def test_attn_cfgs_reach_every_block_of_a_kind():

@@ -1,4 +1,4 @@
 _base_ = './_base_/agent-pvt_in1k.py'
 
 model = dict(backbone=dict(arch='m', drop_path_rate=0.3))
-optim_wrapper = dict(clip_grad=dict(max_norm=1.0))
+optim_wrapper = dict(clip_grad=dict(_delete_=True, max_norm=1.0))

@@ -25,15 +25,18 @@ class TensorForward(nn.Module):
 
 
 def model_complexity(config: str,
-                     shape: Sequence[int],
+                     shape: Optional[Sequence[int]] = None,
                      backbone_only: bool = False,
                      cfg_options: Optional[dict] = None,
                      count_sdpa: bool = True) -> Tuple[int, int, tuple]:
     """``(flops, params, (H, W))`` of the config's model at ``shape`` (one
-    side or ``H W``), in eval mode, without a dataset; ``count_sdpa=False``
-    shows what mmengine alone would count."""
+    side or ``H W``; default: the task's, e.g. a classifier's test size),
+    in eval mode, without a dataset; ``count_sdpa=False`` shows what
+    mmengine alone would count."""
     from mmengine.registry import MODELS
     cfg = load_config(config, cfg_options, init_scope=True)
+    if not shape:
+        shape = get_task(cfg).complexity_shape(cfg)
     height, width = (list(shape) * 2)[:2] if len(shape) == 1 else shape[:2]
     model = MODELS.build(cfg.model).eval()
     if getattr(model, 'auxiliary_head', None) is not None:

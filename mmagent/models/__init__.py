@@ -1,8 +1,10 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-from .backbones import AgentPVT, AgentSwinTransformer, AttentionBackbone
+from .backbones import (AgentCSWin, AgentDeiT, AgentPVT,
+                        AgentSwinTransformer, AttentionBackbone)
 from .layers import ATTENTIONS, build_attention, register_attention
 
 __all__ = [
-    'AgentPVT', 'AgentSwinTransformer', 'AttentionBackbone', 'ATTENTIONS',
+    'AgentCSWin', 'AgentDeiT', 'AgentPVT', 'AgentSwinTransformer',
+    'AttentionBackbone', 'ATTENTIONS',
     'build_attention', 'register_attention'
 ]

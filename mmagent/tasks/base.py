@@ -74,6 +74,11 @@ class Task:
     def data_sample_type(self):
         raise NotImplementedError
 
+    def complexity_shape(self, cfg) -> Tuple[int, int]:
+        """``(H, W)`` at which ``get_flops.py`` counts by default: the
+        papers' 1280x800 for dense prediction."""
+        return 1280, 800
+
     def models_registry(self):
         """The task library's ``MODELS`` registry."""
         raise NotImplementedError

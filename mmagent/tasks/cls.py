@@ -19,6 +19,21 @@ class ClassificationTask(Task):
         from mmpretrain.registry import MODELS
         return MODELS
 
+    def complexity_shape(self, cfg):
+        """The size the config tests at: its test pipeline's crop (or
+        fixed resize), else the backbone's pretraining size."""
+        pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get(
+            'pipeline', [])
+        for step in reversed(pipeline):
+            size = step.get('crop_size') if step.get('type') == 'CenterCrop' \
+                else step.get('scale') if step.get('type') == 'Resize' \
+                else None
+            if size is not None:
+                return tuple(size) if isinstance(size, (list, tuple)) \
+                    else (size, size)
+        side = cfg.model.get('backbone', {}).get('pretrain_img_size', 224)
+        return side, side
+
     def check_sample(self, sample, dataset):
         label = sample['data_samples'].get('gt_label')
         classes = dataset.metainfo.get('classes')

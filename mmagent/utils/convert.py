@@ -65,17 +65,39 @@ def checkpoint_kind(ckpt: Mapping) -> str:
     return 'mmagent'
 
 
+def last_stage_norm(state_dict) -> str:
+    """Our name of the official final ``norm`` of a multi-stage classifier:
+    the output norm of the last stage (``norm3``), which the classifier
+    config selects with ``out_indices=(3, )``. Swin numbers its stages
+    ``layers.{i}`` from 0, CSwin ``stage{i}`` from 1; DeiT has one stage
+    and keeps ``norm``."""
+    stages = set()
+    for key in state_dict:
+        match = re.match(r'layers\.(\d+)\.|stage(\d+)\.', key)
+        if match:
+            stages.add(int(match.group(1)) if match.group(1) is not None
+                       else int(match.group(2)) - 1)
+    return f'norm{max(stages)}' if stages else 'norm'
+
+
 def imagenet_to_classifier(state_dict):
     """Official classifier names -> mmpretrain ``ImageClassifier``: the
     linear ``head.*`` becomes ``head.fc.*``, every other weight goes under
-    ``backbone.``; the shift-mask buffers (``attn_mask``) are dropped, the
-    backbone recomputes them. Returns the new state dict and the renames."""
+    ``backbone.``, the final ``norm`` of a multi-stage model becomes the
+    last stage's output norm (:func:`last_stage_norm`); the shift-mask
+    buffers (``attn_mask``) are dropped, the backbone recomputes them.
+    Returns the new state dict and the renames."""
     converted, renamed = OrderedDict(), []
+    final_norm = last_stage_norm(state_dict)
     for key, value in state_dict.items():
         if key.endswith('attn_mask'):
             continue
-        new_key = 'head.fc.' + key[len('head.'):] if key.startswith(
-            'head.') else 'backbone.' + key
+        if key.startswith('head.'):
+            new_key = 'head.fc.' + key[len('head.'):]
+        elif key.startswith('norm.'):
+            new_key = f'backbone.{final_norm}.' + key[len('norm.'):]
+        else:
+            new_key = 'backbone.' + key
         renamed.append((key, new_key))
         converted[new_key] = value
     return converted, renamed

@@ -36,6 +36,9 @@ def missing_data(cfg, loaders: Iterable[str]) -> List[str]:
             for prefix in prefixes.values():
                 if isinstance(prefix, str) and prefix:
                     paths.append(osp.join(root, prefix))
+            if not prefixes and isinstance(dataset.get('split'), str):
+                # mmpretrain's ImageNet: images under data_root/<split>/
+                paths.append(osp.join(root, dataset['split']))
             if not paths and root:
                 paths.append(root)
             missing += [

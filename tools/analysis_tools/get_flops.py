@@ -8,6 +8,8 @@ rule for ``scaled_dot_product_attention`` that mmengine lacks (see
 
     python tools/analysis_tools/get_flops.py \
         configs/det/mask-rcnn_agent-pvt-t_fpn_1x_coco.py --shape 1280 800
+    python tools/analysis_tools/get_flops.py \
+        configs/cls/agent-swin-b-384_in1k.py  # at its 384 test size
 """
 import argparse
 
@@ -20,8 +22,10 @@ from mmagent.apis import model_complexity
 def parse_args():
     parser = argparse.ArgumentParser(description='Count FLOPs of a model')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('--shape', type=int, nargs='+', default=[1280, 800],
-                        help='input size H W (or one side)')
+    parser.add_argument('--shape', type=int, nargs='+',
+                        help='input size H W (or one side); default 1280 800 '
+                        'for detection/segmentation, the test size for '
+                        'classification')
     parser.add_argument('--backbone-only', action='store_true',
                         help='count the backbone alone')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,

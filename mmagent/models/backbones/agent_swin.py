@@ -79,6 +79,11 @@ class AgentSwinTransformer(AttentionBackbone):
         ape (bool): Absolute position embedding; not part of any Agent-Swin
             model, only ``False`` is supported.
         patch_norm (bool): LayerNorm after the patch embedding.
+        pad_small_map (bool): ``True`` (downstream, official detection and
+            segmentation code) shifts every odd window block; ``False``
+            (classification) leaves a map that fits in one window unshifted,
+            as the official ImageNet model does in its 7x7 last stage.
+            Default: True.
         out_indices (Sequence[int]): Stages to output, each normalized by its
             own ``norm{i}``. Default: (0, 1, 2, 3).
         frozen_stages (int): ``-1`` nothing, ``0`` the patch embedding,
@@ -143,6 +148,7 @@ class AgentSwinTransformer(AttentionBackbone):
                  scale: float = -0.5,
                  ape: bool = False,
                  patch_norm: bool = True,
+                 pad_small_map: bool = True,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
@@ -204,7 +210,8 @@ class AgentSwinTransformer(AttentionBackbone):
                 qk_scale=qk_scale, attn_drop=attn_drop_rate,
                 proj_drop=drop_rate, exact=exact, window_size=softmax_window,
                 agent_num=agent_num[i], agent_shape=agent_shapes[i],
-                kernel_size=kernel_size, scale=scale)
+                kernel_size=kernel_size, scale=scale,
+                pad_small_map=pad_small_map)
             blocks = [
                 self.build_block(
                     kind, dict(context, shift_size=softmax_window // 2

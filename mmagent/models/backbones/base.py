@@ -21,6 +21,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...utils.checkpoint import (CheckpointLoadError, extract_state_dict,
                                  load_checkpoint_file, trust_checkpoints)
 from ..layers import ATTENTIONS, TransformerBlock, build_attention
+from .resize_weights import fit_resolution
 
 NORM_TYPES = (_BatchNorm, nn.LayerNorm, nn.GroupNorm)
 
@@ -131,10 +132,15 @@ def check_common_args(num_stages: int, out_indices: Sequence[int],
                       frozen_stages: int, pretrain_img_size: int,
                       patch_size: int, in_channels: int, rates: dict,
                       kernel_size: int, agent_num: Sequence[int],
-                      agent_shapes: Sequence, sizes: dict) -> None:
+                      agent_shapes: Sequence, sizes: dict,
+                      num_downsamplings: Optional[int] = None) -> None:
     """The checks every family runs before building anything: outputs and
     freezing, dropout ``rates``, the image and patch sizes, the agent grids,
-    the DWC kernel and the positive ``sizes`` (name -> value or list)."""
+    the DWC kernel and the positive ``sizes`` (name -> value or list).
+    ``num_downsamplings`` (default: one between consecutive stages) sets
+    the smallest ``pretrain_img_size``."""
+    if num_downsamplings is None:
+        num_downsamplings = num_stages - 1
     AttentionBackbone.check_outputs(num_stages, out_indices, frozen_stages)
     for name, value in sizes.items():
         check_positive(name, value)
@@ -144,7 +150,7 @@ def check_common_args(num_stages: int, out_indices: Sequence[int],
     check_positive('in_channels', in_channels)
     # every stage must keep at least one token of the pretraining grid
     check_positive('pretrain_img_size (img_size)', pretrain_img_size,
-                   minimum=patch_size * 2**(num_stages - 1))
+                   minimum=patch_size * 2**num_downsamplings)
     check_positive('agent_num', agent_num)
     check_agent_shapes('downstream_agent_shapes', agent_shapes)
     check_kernel_size(kernel_size)
@@ -310,7 +316,14 @@ class AttentionBackbone(BaseModule):
         """Load an official ImageNet/detection/segmentation checkpoint, an
         mmengine checkpoint or a bare state dict into this backbone.
 
-        Missing and unexpected keys are logged. A file that cannot be read,
+        A checkpoint of another resolution (the 256/288/384/448 ImageNet
+        models, or a 224 one for a fine-tune at 384) is fitted with
+        :func:`~.resize_weights.fit_resolution` and every resized tensor is
+        logged. When the last stage is the only output (the classifier
+        configs), the official final ``norm`` initialises its output norm
+        ``norm{last}``; downstream backbones keep fresh output norms, as
+        officially. Missing and unexpected keys are logged. A file that
+        cannot be read,
         holds no weights of this backbone, has a differently shaped tensor
         or lacks one of its weights raises :class:`CheckpointLoadError`
         naming the file and the first offending key.
@@ -323,6 +336,16 @@ class AttentionBackbone(BaseModule):
         state_dict = extract_state_dict(ckpt, checkpoint, prefix)
         name = type(self).__name__
         own = self.state_dict()
+        last = getattr(self, 'num_stages', 0) - 1
+        if tuple(getattr(self, 'out_indices', ())) == (last, ) and \
+                'norm.weight' in state_dict and 'norm.weight' not in own:
+            state_dict = {
+                f'norm{last}.' + k[5:] if k.startswith('norm.') else k: v
+                for k, v in state_dict.items()}
+        state_dict, resized = fit_resolution(state_dict, own)
+        if resized:
+            print_log(f'{name}: fitted {checkpoint} to this resolution: '
+                      f'{"; ".join(resized)}', logger='current')
         if not any(k in own for k in state_dict):
             raise CheckpointLoadError(
                 f'{checkpoint} holds no weight of {name}: its first key is '

@@ -55,14 +55,23 @@ class AgentAttention(BaseModule):
         pretrain_hw (tuple[int, int]): Pretraining token grid ``(Hc, Wc)``
             of the stage (``224 / stride``). It sizes the row/column biases
             (kept as :attr:`bias_hw`).
-        fused_qkv (bool): ``True`` builds one ``qkv`` Linear (Swin layout),
-            ``False`` builds ``q`` and ``kv`` Linears (PVT layout).
+        fused_qkv (bool, optional): ``True`` builds one ``qkv`` Linear (Swin
+            layout), ``False`` builds ``q`` and ``kv`` Linears (PVT layout).
+            ``None`` builds neither projection nor ``proj``: the block owns
+            them (CSwin) and calls the module on its ``(q, k, v)`` triple.
             Default: True.
         qkv_bias (bool): Bias in the q/k/v projections. Default: True.
         attn_drop (float): Dropout on both attention maps. Default: 0.
         proj_drop (float): Dropout after the output projection. Default: 0.
         kernel_size (int): Kernel of the depth-wise conv on ``v``. Default: 3.
         scale (float): Logits are scaled by ``d ** scale``. Default: -0.5.
+        num_extra_tokens (int): Leading tokens that are not on the map (a
+            class token). They take part in both attentions through the
+            official ``ac_bias`` (agent -> extra token) and ``ca_bias``
+            (extra token -> agent) biases, but are neither pooled into the
+            agents nor convolved by the DWC (Agent-DeiT). Default: 0.
+        dwc_name (str): Attribute name of the depth-wise conv; CSwin's agent
+            blocks reuse LePE's conv, officially ``get_v``. Default: 'dwc'.
         exact (bool): ``True`` follows the official operation order exactly
             (four two-step bias resizes, biases repeated per image, explicit
             matmul + softmax). ``False`` (default) is the fast path: each
@@ -74,8 +83,10 @@ class AgentAttention(BaseModule):
         init_cfg (dict, optional): Initialization config. Default: None.
 
     Shapes:
-        - x: ``(B, H * W, C)`` tokens in row-major order.
-        - output: ``(B, H * W, C)``.
+        - x: ``(B, E + H * W, C)`` with ``E = num_extra_tokens`` leading
+          tokens, then the map in row-major order; with ``fused_qkv=None``
+          a ``(q, k, v)`` triple of such tensors.
+        - output: ``(B, E + H * W, C)``.
     """
 
     #: Inference reuses the biases of the last input size when both fit in
@@ -90,12 +101,14 @@ class AgentAttention(BaseModule):
                  agent_num: int,
                  agent_shape: Sequence[int],
                  pretrain_hw: Sequence[int],
-                 fused_qkv: bool = True,
+                 fused_qkv: Optional[bool] = True,
                  qkv_bias: bool = True,
                  attn_drop: float = 0.,
                  proj_drop: float = 0.,
                  kernel_size: int = 3,
                  scale: float = -0.5,
+                 num_extra_tokens: int = 0,
+                 dwc_name: str = 'dwc',
                  exact: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -115,6 +128,8 @@ class AgentAttention(BaseModule):
         self.bias_hw = tuple(int(s) for s in pretrain_hw)
         self.scale = self.head_dims**scale
         self.fused_qkv = fused_qkv
+        self.num_extra_tokens = num_extra_tokens
+        self.dwc_name = dwc_name
         self.exact = exact
         self.num_agents = self.agent_shape[0] * self.agent_shape[1]
         self._bias_cache: Optional[tuple] = None  # (key, biases)
@@ -130,24 +145,37 @@ class AgentAttention(BaseModule):
         self.aw_bias = nn.Parameter(torch.zeros(1, h, A, 1, Wc))
         self.ha_bias = nn.Parameter(torch.zeros(1, h, Hc, 1, A))
         self.wa_bias = nn.Parameter(torch.zeros(1, h, 1, Wc, A))
-        for bias in (self.an_bias, self.na_bias, self.ah_bias, self.aw_bias,
-                     self.ha_bias, self.wa_bias):
+        biases = [self.an_bias, self.na_bias, self.ah_bias, self.aw_bias,
+                  self.ha_bias, self.wa_bias]
+        if num_extra_tokens:
+            E = num_extra_tokens
+            self.ac_bias = nn.Parameter(torch.zeros(1, h, A, E))
+            self.ca_bias = nn.Parameter(torch.zeros(1, h, E, A))
+            biases += [self.ac_bias, self.ca_bias]
+        for bias in biases:
             trunc_normal_(bias, std=.02)
+        # names, not tensors: ``.to()`` may swap the parameter objects
+        self._bias_names = tuple(
+            name for name, param in self.named_parameters(recurse=False)
+            if any(param is b for b in biases))
 
         if fused_qkv:
             self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
-        else:
+        elif fused_qkv is not None:
             self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
             self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
-        self.dwc = nn.Conv2d(
-            embed_dims,
-            embed_dims,
-            kernel_size=kernel_size,
-            padding=kernel_size // 2,
-            groups=embed_dims)
+        if fused_qkv is not None:
+            self.proj = nn.Linear(embed_dims, embed_dims)
+            self.proj_drop = nn.Dropout(proj_drop)
+        self.add_module(
+            dwc_name,
+            nn.Conv2d(
+                embed_dims,
+                embed_dims,
+                kernel_size=kernel_size,
+                padding=kernel_size // 2,
+                groups=embed_dims))
 
     # ------------------------------------------------------------------
     # position biases
@@ -235,20 +263,42 @@ class AgentAttention(BaseModule):
         token_bias.add_(rows.unsqueeze(2))  # matmul's backward needs no output
         return agent_bias, token_bias.reshape(h, H * W, num_agents)
 
+    def _with_extra_tokens(self, agent_bias: torch.Tensor,
+                           token_bias: torch.Tensor):
+        """Prepend the extra tokens' biases: ``ac_bias``/``ca_bias`` live on
+        the ImageNet agent grid and are resized to ``agent_shape`` like the
+        others (an identity at the native grid)."""
+        if not self.num_extra_tokens:
+            return agent_bias, token_bias
+        h, p, E = self.num_heads, self.pool_side, self.num_extra_tokens
+
+        def on_grid(bias):  # (h, A, E) -> (h, Na, E)
+            bias = bias.reshape(h, p, p, E).permute(0, 3, 1, 2)
+            if tuple(self.agent_shape) != (p, p):
+                bias = resize_bilinear(bias, self.agent_shape)
+            return bias.reshape(h, E, -1).transpose(1, 2)
+
+        agent_bias = torch.cat([on_grid(self.ac_bias[0]), agent_bias], dim=2)
+        token_bias = torch.cat(
+            [on_grid(self.ca_bias[0].transpose(1, 2)).transpose(1, 2),
+             token_bias], dim=1)
+        return agent_bias, token_bias
+
     def position_biases(self, hw: Tuple[int, int], dtype: torch.dtype):
-        """The two biases for an ``(H, W)`` map: ``(1, h, Na, H*W)`` added to
-        the agent->token logits and ``(1, h, H*W, Na)`` added to the
-        token->agent logits."""
+        """The two biases for an ``(H, W)`` map: ``(1, h, Na, E + H*W)``
+        added to the agent->token logits and ``(1, h, E + H*W, Na)`` added to
+        the token->agent logits (``E = num_extra_tokens``)."""
         if self.exact:
-            agent_bias, token_bias = self._exact_biases(hw)
+            agent_bias, token_bias = self._with_extra_tokens(
+                *self._exact_biases(hw))
             return agent_bias.unsqueeze(0), token_bias.unsqueeze(0)
         # Biases only depend on the parameters and (H, W): at inference the
         # last pair is reused while it is small (see ``bias_cache_bytes``).
         # The key holds the parameters' versions and storages, so an
         # optimizer step, a loaded checkpoint or ``.to()`` invalidates it.
-        params = (self.an_bias, self.na_bias, self.ah_bias, self.aw_bias,
-                  self.ha_bias, self.wa_bias)
-        nbytes = 2 * self.num_heads * self.num_agents * hw[0] * hw[1] * \
+        params = tuple(getattr(self, name) for name in self._bias_names)
+        nbytes = 2 * self.num_heads * self.num_agents * (
+            hw[0] * hw[1] + self.num_extra_tokens) * \
             torch.finfo(dtype).bits // 8
         cacheable = nbytes <= self.bias_cache_bytes and not (
             torch.is_grad_enabled() and any(p.requires_grad for p in params))
@@ -257,7 +307,8 @@ class AgentAttention(BaseModule):
                                     for p in params))
             if self._bias_cache is not None and self._bias_cache[0] == key:
                 return self._bias_cache[1]
-        agent_bias, token_bias = self._fast_biases(hw)
+        agent_bias, token_bias = self._with_extra_tokens(
+            *self._fast_biases(hw))
         biases = (agent_bias.unsqueeze(0).to(dtype),
                   token_bias.unsqueeze(0).to(dtype))
         self._bias_cache = (key, biases) if cacheable else None
@@ -277,16 +328,28 @@ class AgentAttention(BaseModule):
         return x.reshape(b, n, self.num_heads, self.head_dims).permute(
             0, 2, 1, 3)
 
-    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
-        """Args: x ``(B, H*W, C)``, hw_shape ``(H, W)``. Returns
-        ``(B, H*W, C)``."""
-        b, n, c = x.shape
+    def forward(self, x, hw_shape: Sequence[int]) -> torch.Tensor:
+        """Args: x ``(B, E + H*W, C)`` (or the ``(q, k, v)`` triple when the
+        block projects), hw_shape ``(H, W)``. Returns ``(B, E + H*W, C)``,
+        before the block's projection when it owns it."""
+        if self.fused_qkv is None:
+            q, k, v = x
+            return self.attend(q, k, v, hw_shape)
+        out = self.attend(*self._project(x), hw_shape)
+        return self.proj_drop(self.proj(out))
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               hw_shape: Sequence[int]) -> torch.Tensor:
+        """Agent attention of projected ``(B, E + H*W, C)`` queries, keys
+        and values, plus the DWC of the values' map."""
+        b, n, c = q.shape
         H, W = hw_shape
         hw = (int(H), int(W))
-        q, k, v = self._project(x)
-        # Agents: adaptive average pooling of the (unscaled) queries.
+        E = self.num_extra_tokens
+        # Agents: adaptive average pooling of the (unscaled) map queries.
         agents = F.adaptive_avg_pool2d(
-            q.reshape(b, H, W, c).permute(0, 3, 1, 2), self.agent_shape)
+            q[:, E:].reshape(b, H, W, c).permute(0, 3, 1, 2),
+            self.agent_shape)
         agents = agents.reshape(b, c, -1).permute(0, 2, 1)
         q, k, v, agents = (self._split_heads(t) for t in (q, k, v, agents))
         agent_bias, token_bias = self.position_biases(hw, q.dtype)
@@ -311,11 +374,17 @@ class AgentAttention(BaseModule):
                 scale=self.scale)
 
         out = out.transpose(1, 2).reshape(b, n, c)
-        v_map = v.transpose(1, 2).reshape(b, H, W, c).permute(0, 3, 1, 2)
-        out = out + self.dwc(v_map).permute(0, 2, 3, 1).reshape(b, n, c)
-        return self.proj_drop(self.proj(out))
+        v_map = v[:, :, E:].transpose(1, 2).reshape(b, H, W, c).permute(
+            0, 3, 1, 2)
+        dwc = getattr(self, self.dwc_name)(v_map).permute(0, 2, 3, 1)
+        if not E:
+            return out + dwc.reshape(b, n, c)
+        return torch.cat([out[:, :E], out[:, E:] + dwc.reshape(b, -1, c)],
+                         dim=1)
 
     def extra_repr(self) -> str:
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '
                 f'agent_num={self.agent_num}, agent_shape={self.agent_shape}, '
-                f'bias_hw={self.bias_hw}, exact={self.exact}')
+                f'bias_hw={self.bias_hw}, '
+                f'num_extra_tokens={self.num_extra_tokens}, '
+                f'exact={self.exact}')

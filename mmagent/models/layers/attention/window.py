@@ -69,6 +69,11 @@ class WindowAttention(BaseModule):
         qk_scale (float, optional): Override of ``head_dims ** -0.5``.
         attn_drop (float): Attention dropout. Default: 0.
         proj_drop (float): Output dropout. Default: 0.
+        pad_small_map (bool): ``True`` (detection, segmentation) pads a map
+            smaller than a window and shifts it like any other. ``False``
+            (classification, as the official ImageNet models) does not shift
+            a map that fits in one window: Swin's last stage at 7x7.
+            Default: True.
         exact (bool): ``True`` rebuilds the shift mask each call and uses
             explicit matmul + softmax like the official code; ``False`` caches
             the mask per padded size and uses
@@ -88,6 +93,7 @@ class WindowAttention(BaseModule):
                  qk_scale: Optional[float] = None,
                  attn_drop: float = 0.,
                  proj_drop: float = 0.,
+                 pad_small_map: bool = True,
                  exact: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -98,6 +104,7 @@ class WindowAttention(BaseModule):
         self.num_heads = num_heads
         self.window_size = window_size
         self.shift_size = shift_size
+        self.pad_small_map = pad_small_map
         head_dims = embed_dims // num_heads
         self.scale = qk_scale or head_dims**-0.5
         self.exact = exact
@@ -184,18 +191,22 @@ class WindowAttention(BaseModule):
         pad_b = (ws - H % ws) % ws
         x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
         Hp, Wp = H + pad_b, W + pad_r
-        if self.shift_size > 0:
-            x = torch.roll(x, (-self.shift_size, -self.shift_size), (1, 2))
+        shift = self.shift_size
+        if not self.pad_small_map and min(H, W) <= ws:
+            shift = 0
+        if shift > 0:
+            x = torch.roll(x, (-shift, -shift), (1, 2))
             mask = self._shift_mask((Hp, Wp), x.device)
         else:
             mask = None
         windows = self.window_forward(window_partition(x, ws), mask)
         x = window_reverse(windows, ws, Hp, Wp)
-        if self.shift_size > 0:
-            x = torch.roll(x, (self.shift_size, self.shift_size), (1, 2))
+        if shift > 0:
+            x = torch.roll(x, (shift, shift), (1, 2))
         return x[:, :H, :W, :].reshape(B, H * W, C)
 
     def extra_repr(self) -> str:
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '
                 f'window_size={self.window_size}, '
-                f'shift_size={self.shift_size}, exact={self.exact}')
+                f'shift_size={self.shift_size}, '
+                f'pad_small_map={self.pad_small_map}, exact={self.exact}')

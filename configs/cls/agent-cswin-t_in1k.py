@@ -1,0 +1,4 @@
+_base_ = './_base_/agent-cswin_in1k.py'
+
+model = dict(backbone=dict(arch='t', drop_path_rate=0.2),
+             head=dict(in_channels=512))

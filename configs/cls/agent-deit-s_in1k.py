@@ -1,0 +1,4 @@
+_base_ = './_base_/agent-deit_in1k.py'
+
+model = dict(backbone=dict(arch='s', drop_path_rate=0.1),
+             head=dict(in_channels=384))

@@ -1,0 +1,5 @@
+_base_ = './_base_/agent-deit_in1k.py'
+
+model = dict(backbone=dict(arch='t', drop_path_rate=0.),
+             head=dict(in_channels=192))
+train_dataloader = dict(batch_size=512)
