@@ -38,8 +38,8 @@ $(STAMP): requirements/pinned.txt requirements/runtime.txt requirements/mminstal
 test: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-# Segmentation then detection on the embedded synthetic data, on CPU
-# (about 20 minutes on 2 cores); see demo/run_demo.py.
+# Classification, segmentation then detection on the embedded synthetic
+# data, on CPU (about 25 minutes on 2 cores); see demo/run_demo.py.
 demo: $(STAMP)
 	$(PY) demo/run_demo.py
 

@@ -15,7 +15,7 @@ DET_DEMO = 'configs/det/demo/mask-rcnn_agent-pvt-t_fpn_demo-shapes.py'
     (AgentPVT, dict(arch='xl'), ValueError, r"unknown arch 'xl'; choose one "
      r"of \['l', 'large', 'm'"),
     (AgentPVT, dict(attn_type='AAXA'), ValueError,
-     r"out of 'A'/'B'/'S'.*got 'AAXA'"),
+     r"out of 'A'/'B'/'L'/'S'.*got 'AAXA'"),
     (AgentSwinTransformer, dict(attn_type='AAMB'), ValueError,
      r"'M' followed.*got 'AAMB'"),
     (AgentPVT, dict(out_indices=(1, 4)), ValueError,

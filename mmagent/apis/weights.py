@@ -14,9 +14,12 @@ from ..utils.convert import checkpoint_kind, convert_checkpoint
 def check_fits_config(state_dict, config) -> None:
     """Load into the config's model with ``strict=True``; a mismatch raises
     :class:`CheckpointLoadError` listing the first offending keys."""
-    from mmengine.registry import MODELS
-    cfg = load_config(config, init_scope=True) if isinstance(
-        config, str) else config
+    from mmengine.registry import MODELS, init_default_scope
+    if isinstance(config, str):
+        cfg = load_config(config, init_scope=True)
+    else:  # as load_config(init_scope=True) does for a file
+        cfg = config
+        init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = MODELS.build(cfg.model)
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]

@@ -3,6 +3,7 @@
 from .base import Task, register_task
 
 TOPK = 5
+MIN_PICTURE_SIDE = 256  # px, short edge of a drawn prediction
 
 
 @register_task
@@ -85,9 +86,13 @@ class ClassificationTask(Task):
                              return_datasamples=True)
         pictures = []
         for image, sample in zip(images, samples):
+            # small images are drawn at a 256 short edge, so that the label
+            # stays readable
             inferencer.visualizer.visualize_cls(
                 image[..., ::-1], sample, classes=inferencer.classes,
-                draw_gt=False)
+                draw_gt=False,
+                resize=MIN_PICTURE_SIDE
+                if min(image.shape[:2]) < MIN_PICTURE_SIDE else None)
             pictures.append(inferencer.visualizer.get_image())
         return list(zip(samples, pictures))
 

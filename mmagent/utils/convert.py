@@ -85,12 +85,20 @@ def imagenet_to_classifier(state_dict):
     linear ``head.*`` becomes ``head.fc.*``, every other weight goes under
     ``backbone.``, the final ``norm`` of a multi-stage model becomes the
     last stage's output norm (:func:`last_stage_norm`); the shift-mask
-    buffers (``attn_mask``) are dropped, the backbone recomputes them.
-    Returns the new state dict and the renames."""
+    buffers (``attn_mask``) are dropped, the backbone recomputes them, and
+    so is PVT v1's final norm, which the official forward never applies.
+    Returns the new state dict and the renames (``(key, None)`` for a
+    dropped weight)."""
     converted, renamed = OrderedDict(), []
     final_norm = last_stage_norm(state_dict)
+    # PVT v1 (FLatten-PVT) keeps a final norm its forward never applies
+    # (the official line is commented out); Agent-PVT has none.
+    pvt_v1 = 'pos_embed1' in state_dict
     for key, value in state_dict.items():
         if key.endswith('attn_mask'):
+            continue
+        if pvt_v1 and key.startswith('norm.'):
+            renamed.append((key, None))
             continue
         if key.startswith('head.'):
             new_key = 'head.fc.' + key[len('head.'):]

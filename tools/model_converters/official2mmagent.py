@@ -53,9 +53,11 @@ def main():
         state_dict, renamed = convert(args.src, args.dst, args.config)
     except CheckpointLoadError as e:
         raise SystemExit(f'error: {e}')
-    print(f'{len(state_dict)} tensors, {len(renamed)} keys renamed')
+    dropped = [old for old, new in renamed if new is None]
+    print(f'{len(state_dict)} tensors, {len(renamed) - len(dropped)} keys '
+          f'renamed, {len(dropped)} dropped')
     for old, new in renamed:
-        print(f'  {old} -> {new}')
+        print(f'  {old} -> {new or "(dropped: never used by the model)"}')
     if args.config:
         print(f'loads into {args.config} with strict=True')
     print(f'saved {args.dst}')

@@ -14,7 +14,14 @@ model = dict(
     head=dict(in_channels=512))
 
 warmup_epochs, epochs, cooldown_epochs = 5, 300, 10
-optim_wrapper = dict(clip_grad=None)
+# PVT's no_weight_decay() lists only cls_token (which it does not have):
+# its pos_embed{i} are decayed, unlike DeiT's pos_embed.
+optim_wrapper = dict(
+    clip_grad=None,
+    paramwise_cfg=dict(custom_keys=dict(
+        _delete_=True,
+        cls_token=dict(decay_mult=0.),
+        relative_position_bias_table=dict(decay_mult=0.))))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6 / 5e-4, by_epoch=True,
          begin=0, end=warmup_epochs, convert_to_iter_based=True),

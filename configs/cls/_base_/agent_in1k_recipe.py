@@ -6,8 +6,10 @@
 #   (auto_scale_lr enabled, like main.py); warm-up and minimum lr are ratios
 #   of it, so they scale too. Written for 8 GPUs x 128 images = 1024.
 # - wd 0.05, none on 1-D parameters, biases, position embeddings, class
-#   tokens and relative position tables; the agent biases ARE decayed here
-#   (the downstream Swin configs exclude them).
+#   tokens and relative position tables (each model's no_weight_decay();
+#   PVT's lists only cls_token, so the PVT bases decay pos_embed{i}); the
+#   agent biases ARE decayed here (the downstream Swin configs exclude
+#   them).
 # - cosine schedule with linear warm-up, gradient clipping at 5.0 (default),
 #   RandAugment rand-m9-mstd0.5-inc1, Mixup 0.8 / CutMix 1.0, label smoothing
 #   0.1, random erasing 0.25, bicubic resizing (mmpretrain's swin pipeline).

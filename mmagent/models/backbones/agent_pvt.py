@@ -43,11 +43,14 @@ class AgentPVT(AttentionBackbone):
             Default: 0.1.
         attn_type (str): One code per stage (see
             :data:`~mmagent.models.layers.attention.STAGE_CODES`): ``'A'``
-            agent attention, ``'B'`` PVT spatial-reduction softmax
-            attention. Default: ``'AAAA'``.
-        sr_ratios (Sequence[int]): Reduction ratios of ``'B'`` stages.
-        agent_sr_ratios (str): Reduction of ``'A'`` stages; only ``'1111'``
-            exists downstream (the official code asserts it).
+            agent attention, ``'L'`` focused linear attention, ``'B'`` (or
+            ``'S'``) PVT spatial-reduction softmax attention. Default:
+            ``'AAAA'``.
+        sr_ratios (Sequence[int]): Reduction ratios of softmax stages.
+        agent_sr_ratios (str): Reduction of the other stages, one digit
+            each (FLatten's ``la_sr_ratios``); agent stages only have
+            ``1`` downstream (the official code asserts it). Default:
+            ``'1111'``.
         agent_num (Sequence[int]): ImageNet agents per stage (perfect
             squares). Default: ``[9, 16, 49, 49]``.
         downstream_agent_shapes (Sequence[tuple]): Agent grid per stage.
@@ -155,10 +158,11 @@ class AgentPVT(AttentionBackbone):
             dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
                  sr_ratios=sr_ratios))
         kinds = block_kinds(attn_type, depths, self.softmax_attention)
-        agent_sr = [int(r) for r in str(agent_sr_ratios)]
-        if len(agent_sr) != n:
-            raise ValueError(f'agent_sr_ratios needs {n} digits, got '
-                             f'{agent_sr_ratios!r}')
+        agent_sr = [int(r) for r in str(agent_sr_ratios) if r.isdigit()]
+        if len(agent_sr) != n or len(str(agent_sr_ratios)) != n or \
+                min(agent_sr) < 1:
+            raise ValueError(f'agent_sr_ratios (la_sr_ratios) needs {n} '
+                             f'digits >= 1, got {agent_sr_ratios!r}')
         if any(r != 1 for r, stage in zip(agent_sr, kinds)
                if 'agent' in stage):
             raise NotImplementedError(
@@ -192,12 +196,15 @@ class AgentPVT(AttentionBackbone):
                 embed_dims=embed_dims[i], num_heads=num_heads[i],
                 pretrain_hw=(grid, grid), fused_qkv=False, qkv_bias=qkv_bias,
                 attn_drop=attn_drop_rate, proj_drop=drop_rate, exact=exact,
-                sr_ratio=sr_ratios[i], agent_num=agent_num[i],
+                agent_num=agent_num[i],
                 agent_shape=agent_shapes[i], kernel_size=kernel_size,
                 scale=scale)
             blocks = ModuleList(
                 self.build_block(
-                    kind, context, mlp_ratio=mlp_ratios[i], drop=drop_rate,
+                    kind,
+                    dict(context, sr_ratio=sr_ratios[i] if kind ==
+                         self.softmax_attention else agent_sr[i]),
+                    mlp_ratio=mlp_ratios[i], drop=drop_rate,
                     drop_path=dpr[sum(depths[:i]) + j], norm_cfg=norm_cfg,
                     with_cp=with_cp) for j, kind in enumerate(kinds[i]))
             self.add_module(f'block{i + 1}', blocks)

@@ -6,8 +6,9 @@ The row/column agent biases (``ah/aw/ha/wa_bias``) are sized by the
 pretraining token grid (56/28/14/7 at 224, 96/48/24/12 at 384, ...): they
 are resized linearly along their spatial axis. Relative position tables and
 absolute position embeddings are resized bicubically (extra tokens such as
-DeiT's class token kept). Index and mask buffers are recomputed by the
-model, so differently shaped ones are dropped.
+DeiT's class token kept), and so is FLatten's ``positional_encoding``.
+Index and mask buffers are recomputed by the model, so differently shaped
+ones are dropped.
 """
 import math
 import re
@@ -72,6 +73,14 @@ def _resize_one(name: str, value: torch.Tensor, target: torch.Size):
             extra = src[0]
             grid = resize_grid(value[0, extra:], src[1], dst[1])
             return torch.cat([value[0, :extra], grid]).unsqueeze(0)
+    elif leaf == 'positional_encoding' and value.dim() == 3 and \
+            value.shape[::2] == target[::2]:
+        # FLatten's key position encoding: bicubic, as the official
+        # fine-tuning loader (inputs of another size resize it bilinearly
+        # at run time instead, without changing the weights)
+        src, dst = math.isqrt(value.shape[1]), math.isqrt(target[1])
+        if src * src == value.shape[1] and dst * dst == target[1]:
+            return resize_grid(value[0], src, dst).unsqueeze(0)
     return None
 
 

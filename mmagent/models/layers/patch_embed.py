@@ -8,16 +8,20 @@ from mmengine.model import BaseModule
 
 
 class PatchEmbed(BaseModule):
-    """Non-overlapping patch embedding: ``Conv(k=s=patch) -> LayerNorm``.
+    """Patch embedding: ``Conv(k=s=patch) -> LayerNorm``, or with
+    ``kernel_size`` the overlapping form of PVTv2 (``Conv(k, stride=patch,
+    padding=k // 2)``).
 
     Args:
         in_channels (int): Input channels.
         embed_dims (int): Output channels ``C``.
-        patch_size (int): Kernel size and stride.
+        patch_size (int): Stride (and kernel size unless ``kernel_size``).
         pad_input (bool): Pad right/bottom to a multiple of ``patch_size``
             (Swin). ``False`` floors the size and drops the remainder pixels,
             as the official PVT does.
         norm (bool): Apply ``LayerNorm(C)`` (eps 1e-5). Default: True.
+        kernel_size (int, optional): An overlapping kernel (PVTv2: 7 at
+            stride 4, 3 at stride 2), zero-padded by ``kernel_size // 2``.
 
     Shapes:
         - x: ``(B, in_channels, H, W)``.
@@ -30,12 +34,15 @@ class PatchEmbed(BaseModule):
                  patch_size: int,
                  pad_input: bool,
                  norm: bool = True,
+                 kernel_size: Optional[int] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.patch_size = patch_size
         self.pad_input = pad_input
+        kernel = kernel_size or patch_size
         self.proj = nn.Conv2d(
-            in_channels, embed_dims, kernel_size=patch_size, stride=patch_size)
+            in_channels, embed_dims, kernel_size=kernel, stride=patch_size,
+            padding=kernel // 2 if kernel_size else 0)
         self.norm = nn.LayerNorm(embed_dims) if norm else None
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:

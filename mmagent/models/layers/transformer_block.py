@@ -10,10 +10,28 @@ from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
 
 
-class Mlp(BaseModule):
-    """``fc1 -> act -> drop -> fc2 -> drop`` (official key names).
+class DWConv(BaseModule):
+    """PVTv2's 3x3 depth-wise conv on a token map (official key
+    ``dwconv.dwconv``). Shapes: ``(B, H*W, C)``, ``(H, W)`` -> same."""
 
-    Shapes: ``(..., C) -> (..., C)``.
+    def __init__(self, channels: int, init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.dwconv = nn.Conv2d(channels, channels, 3, padding=1,
+                                groups=channels)
+
+    def forward(self, x: torch.Tensor,
+                hw_shape: Sequence[int]) -> torch.Tensor:
+        B, N, C = x.shape
+        x = self.dwconv(x.transpose(1, 2).reshape(B, C, *hw_shape))
+        return x.flatten(2).transpose(1, 2)
+
+
+class Mlp(BaseModule):
+    """``fc1 -> [dwconv] -> act -> drop -> fc2 -> drop`` (official key
+    names); ``dwconv=True`` adds PVTv2's depth-wise conv on the hidden map.
+
+    Shapes: ``(B, N, C) -> (B, N, C)``; ``hw_shape`` is needed with the
+    conv.
     """
 
     def __init__(self,
@@ -21,15 +39,21 @@ class Mlp(BaseModule):
                  hidden_features: int,
                  act_cfg: dict = dict(type='GELU'),
                  drop: float = 0.,
+                 dwconv: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.fc1 = nn.Linear(in_features, hidden_features)
+        self.dwconv = DWConv(hidden_features) if dwconv else None
         self.act = build_activation_layer(act_cfg)
         self.fc2 = nn.Linear(hidden_features, in_features)
         self.drop = nn.Dropout(drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.drop(self.act(self.fc1(x)))
+    def forward(self, x: torch.Tensor,
+                hw_shape: Optional[Sequence[int]] = None) -> torch.Tensor:
+        x = self.fc1(x)
+        if self.dwconv is not None:
+            x = self.dwconv(x, hw_shape)
+        x = self.drop(self.act(x))
         return self.drop(self.fc2(x))
 
 
@@ -47,6 +71,8 @@ class TransformerBlock(BaseModule):
         act_cfg (dict): Activation of the MLP. Default: GELU.
         with_cp (bool): Gradient checkpointing (saves memory, costs one
             recomputation of the block in backward). Default: False.
+        mlp_dwconv (bool): PVTv2's depth-wise conv inside the MLP.
+            Default: False.
 
     Shapes:
         - x: ``(B, H*W, C)``; hw_shape: ``(H, W)``; output ``(B, H*W, C)``.
@@ -61,6 +87,7 @@ class TransformerBlock(BaseModule):
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  act_cfg: dict = dict(type='GELU'),
                  with_cp: bool = False,
+                 mlp_dwconv: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.with_cp = with_cp
@@ -68,11 +95,12 @@ class TransformerBlock(BaseModule):
         self.attn = attn
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), act_cfg, drop)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), act_cfg, drop,
+                       dwconv=mlp_dwconv)
 
     def _forward(self, x: torch.Tensor, hw_shape: Sequence[int]):
         x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x), hw_shape))
 
     def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
         if self.with_cp and self.training and x.requires_grad:

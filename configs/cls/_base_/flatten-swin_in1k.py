@@ -1,0 +1,22 @@
+# FLatten-Swin classifiers (FLatten-Transformer cfgs/flatten_swin_*.yaml):
+# focused linear attention in stages 1-2 (global; the official
+# window_size=56 makes them global at 224), 7x7 shifted-window softmax in
+# stages 3-4, the last stage out through its norm (the official final
+# norm), then average pooling; a 7x7 last stage is not shifted
+# (pad_small_map=False), as in the official classifier. main.py's schedule
+# (20 warm-up epochs, clipping at 5.0).
+_base_ = ['./agent_in1k_recipe.py']
+
+model = dict(
+    backbone=dict(
+        type='FLattenSwinTransformer',
+        arch='t',
+        attn_type='LLSS',
+        window_size=56,
+        focusing_factor=3,
+        kernel_size=5,
+        drop_path_rate=0.2,
+        out_indices=(3, ),
+        pad_small_map=False,
+        init_cfg=None),
+    head=dict(in_channels=768))

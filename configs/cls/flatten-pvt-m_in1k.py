@@ -1,0 +1,5 @@
+_base_ = './_base_/flatten-pvt_in1k.py'
+
+model = dict(backbone=dict(arch='m', drop_path_rate=0.3))
+train_dataloader = dict(batch_size=64)
+optim_wrapper = dict(clip_grad=dict(_delete_=True, max_norm=1.0))

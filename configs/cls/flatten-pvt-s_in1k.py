@@ -1,0 +1,4 @@
+_base_ = './_base_/flatten-pvt_in1k.py'
+
+model = dict(backbone=dict(arch='s', drop_path_rate=0.1))
+train_dataloader = dict(batch_size=64)

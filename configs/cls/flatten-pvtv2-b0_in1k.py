@@ -1,0 +1,4 @@
+_base_ = './_base_/flatten-pvtv2_in1k.py'
+
+model = dict(backbone=dict(arch='b0', drop_path_rate=0.1),
+             head=dict(in_channels=256))

@@ -1,0 +1,3 @@
+_base_ = './_base_/flatten-pvtv2_in1k.py'
+
+model = dict(backbone=dict(arch='b1', drop_path_rate=0.1))

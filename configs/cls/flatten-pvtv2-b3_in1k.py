@@ -1,0 +1,4 @@
+_base_ = './_base_/flatten-pvtv2_in1k.py'
+
+model = dict(backbone=dict(arch='b3', drop_path_rate=0.3))
+optim_wrapper = dict(clip_grad=dict(_delete_=True, max_norm=1.0))

@@ -1,0 +1,5 @@
+_base_ = './_base_/flatten-swin_in1k.py'
+
+model = dict(backbone=dict(arch='b', drop_path_rate=0.5),
+             head=dict(in_channels=1024))
+train_dataloader = dict(batch_size=64)

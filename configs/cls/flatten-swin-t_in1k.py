@@ -1,0 +1,3 @@
+_base_ = './_base_/flatten-swin_in1k.py'
+
+model = dict(backbone=dict(arch='t', drop_path_rate=0.2))

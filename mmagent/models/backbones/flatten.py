@@ -1,0 +1,127 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""The FLatten Transformer models (Han et al., ICCV 2023): the same families
+with focused linear attention (stage code ``'L'``) where the official
+models use it, and the official FLatten keyword arguments
+(``focusing_factor``, ``kernel_size``, ``la_sr_ratios``).
+
+They add no module of their own: ``FLattenPVT(...)`` is
+``AgentPVT(attn_type='LLLL', kernel_size=5, attn_cfgs=dict(focused_linear=
+dict(focusing_factor=3)), ...)``, and the parameter names are the official
+FLatten ones, so official checkpoints load after the converter.
+"""
+from typing import Optional
+
+from mmengine.registry import MODELS
+
+from ..layers.attention.focused_linear import FocusedLinearAttention
+from .agent_pvt import AgentPVT
+from .agent_swin import AgentSwinTransformer
+
+KIND = 'focused_linear'
+
+
+def with_focusing_factor(attn_cfgs: Optional[dict],
+                         focusing_factor: float) -> dict:
+    """``attn_cfgs`` with ``focusing_factor`` for the focused linear kind
+    (an explicit ``attn_cfgs`` value wins)."""
+    attn_cfgs = {k: dict(v) for k, v in (attn_cfgs or {}).items()}
+    attn_cfgs.setdefault(KIND, {}).setdefault('focusing_factor',
+                                              focusing_factor)
+    return attn_cfgs
+
+
+@MODELS.register_module()
+class FLattenPVT(AgentPVT):
+    """FLatten-PVT (PVT v1 with focused linear attention).
+
+    Takes every argument of :class:`AgentPVT` with FLatten's defaults, and
+    FLatten's official names.
+
+    Args:
+        attn_type (str): Per-stage codes, ``'L'`` focused linear, ``'S'``
+            softmax. Default: ``'LLLL'`` (every released model).
+        kernel_size (int): DWC kernel of the focused linear blocks.
+            Default: 5.
+        focusing_factor (float): The power ``p`` of the focused map.
+            Default: 3.
+        la_sr_ratios (str): Spatial reduction of the ``'L'`` stages, one
+            digit per stage; the released models use ``'1111'`` (global).
+            With a digit > 1, V is resized back to the query map as a 2-D
+            map before the DWC (the official code resamples the flattened
+            sequence in 1-D).
+
+    The FLatten arguments are keyword-only; positional ones go to
+    :class:`AgentPVT` (``arch`` first).
+    """
+
+    def __init__(self,
+                 *args,
+                 attn_type: str = 'LLLL',
+                 kernel_size: int = 5,
+                 focusing_factor: float = 3,
+                 la_sr_ratios: str = '1111',
+                 attn_cfgs: Optional[dict] = None,
+                 **kwargs):
+        if 'agent_sr_ratios' in kwargs:
+            raise TypeError('FLattenPVT takes la_sr_ratios, not '
+                            'agent_sr_ratios')
+        super().__init__(
+            *args, attn_type=attn_type, kernel_size=kernel_size,
+            agent_sr_ratios=la_sr_ratios,
+            attn_cfgs=with_focusing_factor(attn_cfgs, focusing_factor),
+            **kwargs)
+
+
+@MODELS.register_module()
+class FLattenSwinTransformer(AgentSwinTransformer):
+    """FLatten-Swin: focused linear attention in the first two stages,
+    global (the official ``window_size=56`` makes them global at 224;
+    here they are global at every input size), shifted-window softmax
+    attention in the others.
+
+    Takes every argument of :class:`AgentSwinTransformer` with FLatten's
+    defaults; the FLatten arguments are keyword-only.
+
+    Args:
+        attn_type (str, optional): Per-stage codes, ``'L'`` focused linear,
+            ``'S'`` window softmax; by default the arch's (``'LLSS'`` for
+            every released model).
+        kernel_size (int): DWC kernel of the focused linear blocks.
+            Default: 5.
+        focusing_factor (float): The power ``p``. Default: 3.
+
+    The official code windows an ``'L'`` stage whose map is larger than
+    ``window_size`` (the released models never do: 56 at 224, 96 at 384);
+    here ``'L'`` stages are global, so such a ``window_size`` is refused
+    rather than silently changing the model.
+    """
+    arch_zoo = {
+        name: dict(settings, attn_type='LLSS')
+        for name, settings in AgentSwinTransformer.arch_zoo.items()
+    }
+
+    def __init__(self,
+                 *args,
+                 attn_type: Optional[str] = None,
+                 kernel_size: int = 5,
+                 focusing_factor: float = 3,
+                 attn_cfgs: Optional[dict] = None,
+                 **kwargs):
+        super().__init__(
+            *args, attn_type=attn_type, kernel_size=kernel_size,
+            attn_cfgs=with_focusing_factor(attn_cfgs, focusing_factor),
+            **kwargs)
+        grids = [self.pretrain_img_size // kwargs.get('patch_size', 4) // 2**i
+                 for i in range(self.num_stages)]
+        window = kwargs.get('window_size', 56)
+        for i, stage in enumerate(self.layers):
+            linear = any(
+                isinstance(block.attn, FocusedLinearAttention)
+                for block in stage.blocks)
+            if linear and window < grids[i]:
+                raise NotImplementedError(
+                    f'window_size={window} is smaller than the {grids[i]}x'
+                    f'{grids[i]} pretraining map of focused linear stage '
+                    f'{i + 1}: the official code would window it, mmagent\'s '
+                    f'focused linear stages are global; use a window_size '
+                    f'of at least {grids[i]}')

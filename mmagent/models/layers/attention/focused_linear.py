@@ -1,0 +1,211 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Focused linear attention (Han et al., "FLatten Transformer: Vision
+Transformer using Focused Linear Attention", ICCV 2023): attention kind
+``'focused_linear'``, stage code ``'L'``, shared by every backbone family.
+
+Queries and keys go through the focused feature map
+``phi(x) = f_p(ReLU(x) / softplus(scale))`` with
+``f_p(x) = ||x|| / ||x ** p|| * x ** p`` (the norms over all ``C`` channels,
+every head together, as the official models). Per head, with ``n`` keys::
+
+    O_i = phi(q_i) [(1/n) sum_j phi(k_j)^T v_j]
+          / (phi(q_i) . (1/n) sum_j phi(k_j) + 1e-6)  +  DWC(V)_i
+
+which costs ``O(N d^2)``: the ``d x d`` matrix ``K^T V`` is formed first and
+no ``N x N`` map ever exists. A 5x5 depth-wise conv shared by all heads
+restores the rank of the linear attention map.
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from .registry import register_attention
+
+EPS = 1e-6
+
+
+def resize_token_map(tokens: torch.Tensor, src_hw: Sequence[int],
+                     dst_hw: Sequence[int]) -> torch.Tensor:
+    """``(1, Hs*Ws, C)`` tokens of an ``src_hw`` grid resized (bilinear,
+    align_corners=False) as a 2-D map to ``dst_hw``: ``(1, Hd*Wd, C)``."""
+    if tuple(src_hw) == tuple(dst_hw):
+        return tokens
+    C = tokens.shape[-1]
+    grid = tokens.reshape(1, *src_hw, C).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=tuple(dst_hw), mode='bilinear',
+                         align_corners=False)
+    return grid.flatten(2).transpose(1, 2)
+
+
+@register_attention('focused_linear', code='L')
+class FocusedLinearAttention(BaseModule):
+    """Global focused linear attention over a ``(H, W)`` token map.
+
+    Args:
+        embed_dims (int): Number of channels ``C``.
+        num_heads (int): Number of heads ``h``; ``d = C // h``.
+        pretrain_hw (tuple[int, int]): Token grid of the stage at the
+            pretraining resolution. It sizes ``positional_encoding``
+            (``(Hc / sr) * (Wc / sr)`` tokens), which is resized as a 2-D map
+            to the actual key grid of every input.
+        fused_qkv (bool, optional): ``True`` builds one ``qkv`` Linear (Swin
+            layout), ``False`` ``q`` and ``kv`` Linears (PVT layout).
+            ``None`` builds neither nor ``proj``: the block owns them (CSwin)
+            and calls the module on its ``(q, k, v)`` triple. Default: True.
+        qkv_bias (bool): Bias in the q/k/v projections. Default: True.
+        proj_drop (float): Dropout after the output projection. Default: 0.
+        sr_ratio (int): Keys and values from the map reduced by a strided
+            conv + LayerNorm (official ``sr``, ``norm``); V is brought back
+            to ``(H, W)`` as a 2-D map (bilinear) before the DWC, where the
+            official code resamples the flattened sequence in 1-D. Only
+            with ``fused_qkv=False``. Default: 1.
+        focusing_factor (float): The power ``p``. Default: 3.
+        kernel_size (int): Kernel of the depth-wise conv on ``v`` (one
+            ``d``-channel conv shared by the heads). Default: 5.
+        exact (bool): ``True`` follows the official operation order (the
+            ``n ** -0.5`` factor applied to K and V separately). ``False``
+            (default) divides ``K^T V`` by ``n`` once. They agree to ~1e-7.
+        init_cfg (dict, optional): Initialization config. Default: None.
+
+    Under autocast the feature maps, ``K^T V``, the normaliser and the
+    product with the queries run in fp32 (``x ** 3`` and the sums over a
+    detection-size map overflow fp16); the output returns in the input's
+    dtype.
+
+    Shapes:
+        - x: ``(B, H * W, C)``, row-major; with ``fused_qkv=None`` a
+          ``(q, k, v)`` triple of such tensors.
+        - output: ``(B, H * W, C)``.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 pretrain_hw: Sequence[int],
+                 fused_qkv: Optional[bool] = True,
+                 qkv_bias: bool = True,
+                 proj_drop: float = 0.,
+                 sr_ratio: int = 1,
+                 focusing_factor: float = 3,
+                 kernel_size: int = 5,
+                 exact: bool = False,
+                 num_extra_tokens: int = 0,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if num_extra_tokens:
+            raise NotImplementedError(
+                'focused linear attention is defined on a token map only; '
+                'FLatten has no model with a class token (no FLatten-DeiT '
+                'code was released), so it cannot replace a DeiT block')
+        if isinstance(sr_ratio, bool) or not isinstance(sr_ratio, int) or \
+                sr_ratio < 1:
+            raise ValueError(f'sr_ratio must be an integer >= 1, got '
+                             f'{sr_ratio!r}')
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
+                             f'num_heads ({num_heads})')
+        if sr_ratio > 1 and fused_qkv is not False:
+            raise ValueError('sr_ratio > 1 needs the PVT layout '
+                             '(fused_qkv=False)')
+        if kernel_size % 2 != 1:
+            raise ValueError(f'kernel_size must be odd, got {kernel_size}')
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.fused_qkv = fused_qkv
+        self.sr_ratio = sr_ratio
+        self.focusing_factor = focusing_factor
+        self.exact = exact
+        Hc, Wc = (int(s) for s in pretrain_hw)
+        self.kv_pretrain_hw = (Hc // sr_ratio, Wc // sr_ratio)
+
+        if fused_qkv is True:
+            self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        elif fused_qkv is False:
+            self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+            self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
+        if fused_qkv is not None:
+            self.proj = nn.Linear(embed_dims, embed_dims)
+            self.proj_drop = nn.Dropout(proj_drop)
+        if sr_ratio > 1:
+            self.sr = nn.Conv2d(embed_dims, embed_dims, kernel_size=sr_ratio,
+                                stride=sr_ratio)
+            self.norm = nn.LayerNorm(embed_dims)
+        # softplus(0) = ln 2 at the start, as the official models
+        self.scale = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.positional_encoding = nn.Parameter(
+            torch.zeros(1, self.kv_pretrain_hw[0] * self.kv_pretrain_hw[1],
+                        embed_dims))
+        self.dwc = nn.Conv2d(self.head_dims, self.head_dims, kernel_size,
+                             padding=kernel_size // 2, groups=self.head_dims)
+
+    def _project(self, x: torch.Tensor, hw_shape: Tuple[int, int]):
+        """q ``(B, N, C)``, k and v ``(B, n, C)`` and the key grid."""
+        B, N, C = x.shape
+        if self.fused_qkv:
+            q, k, v = self.qkv(x).reshape(B, N, 3, C).unbind(2)
+            return q, k, v, tuple(hw_shape)
+        q = self.q(x)
+        kv_hw = tuple(hw_shape)
+        if self.sr_ratio > 1:
+            x = x.transpose(1, 2).reshape(B, C, *hw_shape)
+            x = self.sr(x)
+            kv_hw = tuple(x.shape[-2:])
+            x = self.norm(x.flatten(2).transpose(1, 2))
+        k, v = self.kv(x).reshape(B, -1, 2, C).unbind(2)
+        return q, k, v, kv_hw
+
+    def focus(self, x: torch.Tensor) -> torch.Tensor:
+        """``phi(x)`` over the last (channel) dim; fp32 in, fp32 out."""
+        x = (F.relu(x) + EPS) / F.softplus(self.scale.float())
+        norm = x.norm(dim=-1, keepdim=True)
+        x = x**self.focusing_factor
+        return x / x.norm(dim=-1, keepdim=True) * norm
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               hw_shape: Tuple[int, int],
+               kv_hw: Tuple[int, int]) -> torch.Tensor:
+        """The token mixing between projections: ``(B, N, C)`` q and
+        ``(B, n, C)`` k, v -> ``(B, N, C)``, in q's dtype."""
+        B, N, C = q.shape
+        n = k.shape[1]
+        h, d = self.num_heads, self.head_dims
+        dtype = q.dtype
+        pos = resize_token_map(self.positional_encoding, self.kv_pretrain_hw,
+                               kv_hw)
+        with torch.autocast(q.device.type, enabled=False):
+            qf = self.focus(q.float())
+            kf = self.focus(k.float() + pos.float())
+            vf = v.float()
+            qf = qf.reshape(B, N, h, d).transpose(1, 2)
+            kf = kf.reshape(B, n, h, d).transpose(1, 2)
+            vf = vf.reshape(B, n, h, d).transpose(1, 2)
+            k_mean = kf.mean(dim=-2, keepdim=True)
+            z = 1 / (qf @ k_mean.transpose(-2, -1) + EPS)
+            if self.exact:
+                kv = (kf.transpose(-2, -1) * n**-0.5) @ (vf * n**-0.5)
+            else:
+                kv = (kf.transpose(-2, -1) @ vf) / n
+            x = (qf @ kv) * z
+            x = x.transpose(1, 2).reshape(B, N, C).to(dtype)
+        # rank restoration: one d-channel depth-wise conv for every head, on
+        # V at the queries' resolution
+        v = v.reshape(B, *kv_hw, h, d).permute(0, 3, 4, 1, 2)
+        v = v.reshape(B * h, d, *kv_hw)
+        if tuple(kv_hw) != tuple(hw_shape):
+            v = F.interpolate(v, size=tuple(hw_shape), mode='bilinear',
+                              align_corners=False)
+        v = self.dwc(v)
+        return x + v.reshape(B, C, N).transpose(1, 2)
+
+    def forward(self, x, hw_shape: Sequence[int]) -> torch.Tensor:
+        hw_shape = tuple(int(s) for s in hw_shape)
+        if self.fused_qkv is None:
+            q, k, v = x
+            return self.attend(q, k, v, hw_shape, hw_shape)
+        q, k, v, kv_hw = self._project(x, hw_shape)
+        x = self.attend(q, k, v, hw_shape, kv_hw)
+        return self.proj_drop(self.proj(x))
