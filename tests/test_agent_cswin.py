@@ -151,7 +151,8 @@ def test_official_kwargs_errors():
                        'split_size'):
         AgentCSWin(split_sizes=[1, 2, 7, 7])
     with pytest.raises(ValueError, match=r'la_split_size\[0\] = 7.*56x56.*'
-                       'windowed agent attention is not supported'):
+                       'windowed agent or focused linear attention is '
+                       'not supported'):
         AgentCSWin(la_split_size='7-7-7-7')
     with pytest.raises(ValueError, match='patch_size must be 4'):
         AgentCSWin(patch_size=16)

@@ -27,6 +27,8 @@ TABLE = {
     'pvtv2-b4': (51.84, 10.71, None),
     'swin-t': (29.19, 4.5, 82.1), 'swin-s': (50.51, 8.7, 83.5),
     'swin-b': (88.97, 15.4, 83.8), 'swin-b-384': (91.43, 46.5, 85.0),
+    'cswin-t': (21.20, 4.3, 83.1), 'cswin-s': (35.45, 6.9, 83.8),
+    'cswin-b': (74.87, 15.0, 84.5), 'cswin-b-384': (78.37, 46.4, 85.5),
 }
 
 
@@ -62,7 +64,7 @@ def test_model_index():
             assert model['Results'][0]['Metrics']['Top 1 Accuracy'] == top1
     released = {n for n in TABLE if 'Weights' in models[f'flatten-{n}_in1k']}
     assert released == {'pvt-t', 'pvtv2-b0', 'swin-t', 'swin-s', 'swin-b',
-                        'swin-b-384'}
+                        'swin-b-384', 'cswin-t'}
 
 
 # name -> (drop path, images per GPU, clip, warm-up epochs, total epochs)
@@ -74,7 +76,11 @@ RECIPES = {
     'pvtv2-b4': (0.3, 64, 1.0, 5, 310),
     'swin-t': (0.2, 128, 5.0, 20, 300), 'swin-s': (0.3, 128, 5.0, 20, 300),
     'swin-b': (0.5, 64, 5.0, 20, 300), 'swin-b-384': (0.5, 32, 5.0, 5, 30),
+    'cswin-t': (0.2, 256, None, 20, 310), 'cswin-s': (0.4, 128, None, 20, 310),
+    'cswin-b': (0.5, 64, None, 20, 310), 'cswin-b-384': (0.7, 32, None, 0, 30),
 }
+EMA_DECAY = {'cswin-t': 0.99984, 'cswin-s': 0.99984, 'cswin-b': 0.99982,
+             'cswin-b-384': 0.99982}
 
 
 @pytest.mark.parametrize('name', sorted(RECIPES))
@@ -84,10 +90,18 @@ def test_official_recipe(name):
     backbone = cfg.model.backbone
     assert backbone.drop_path_rate == dpr
     assert backbone.focusing_factor == 3 and backbone.kernel_size == 5
-    assert backbone.attn_type == ('LLLL' if 'pvt' in name else 'LLSS')
+    if 'pvt' in name:
+        assert backbone.attn_type == 'LLLL'
     assert cfg.train_dataloader.batch_size == batch
     assert (cfg.optim_wrapper.clip_grad or {}).get('max_norm') == clip
-    assert cfg.param_scheduler[0].end == warmup
+    first = cfg.param_scheduler[0]
+    if warmup:
+        assert first.type == 'LinearLR' and first.end == warmup
+    else:  # the 384 CSwin fine-tune starts at its peak
+        assert first.type == 'CosineAnnealingLR'
+    ema = [h for h in cfg.get('custom_hooks', []) if h.type == 'EMAHook']
+    assert [1 - h.momentum for h in ema] == pytest.approx(
+        [EMA_DECAY[name]] if name in EMA_DECAY else [])
     assert cfg.train_cfg.max_epochs == epochs
     assert cfg.auto_scale_lr.enable and cfg.auto_scale_lr.base_batch_size \
         == 1024
@@ -98,6 +112,9 @@ def test_official_recipe(name):
     if name.startswith('pvt'):
         decayed = ['backbone.block1.0.attn.positional_encoding',
                    'backbone.block1.0.attn.scale', 'backbone.pos_embed1']
+    elif name.startswith('cswin'):
+        decayed = ['backbone.stage1.0.attns.0.positional_encoding',
+                   'backbone.stage1.0.attns.0.scale']
     else:
         decayed = ['backbone.layers.0.blocks.0.attn.positional_encoding',
                    'backbone.layers.0.blocks.0.attn.scale']

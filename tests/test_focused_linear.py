@@ -12,8 +12,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmagent.apis import check_fits_config
-from mmagent.models.backbones import (FLattenPVT, FLattenPVTv2,
-                                      FLattenSwinTransformer)
+from mmagent.models.backbones import (FLattenCSWin, FLattenPVT,
+                                      FLattenPVTv2, FLattenSwinTransformer)
 from mmagent.models.layers.attention import (STAGE_CODES, block_kinds,
                                              build_attention)
 from mmagent.utils.convert import convert_checkpoint
@@ -163,7 +163,8 @@ def test_stage_code_and_bad_arguments():
 
 # ------------------------------------------------- official classifiers
 # fixture -> our classifier config of that family
-FLATTEN = {'pvt': 'pvt-t', 'pvt_v2': 'pvtv2-b1', 'swin': 'swin-t'}
+FLATTEN = {'cswin': 'cswin-t', 'pvt': 'pvt-t', 'pvt_v2': 'pvtv2-b1',
+           'swin': 'swin-t'}
 
 
 def flatten_classifier_config(family, kwargs):
@@ -233,8 +234,13 @@ def test_flatten_families_take_official_kwargs_and_run_any_size():
     assert pvt_v2.block3[0].attn.sr_ratio == 2
     assert pvt_v2.block1[0].mlp.dwconv.dwconv.kernel_size == (3, 3)
     assert pvt_v2.patch_embed1.proj.kernel_size == (7, 7)
+    cswin = FLattenCSWin(img_size=224, embed_dim=16, depth=[1, 1, 2, 1],
+                         num_heads=[2, 2, 4, 4], split_size=[1, 2, 7, 7],
+                         la_split_size='56-28-14-7', focusing_factor=3,
+                         kernel_size=5, num_classes=1000).eval()
+    assert cswin.stage1[0].attns[0].get_v.kernel_size == (3, 3)  # LePE
     with torch.no_grad():
-        for model in (pvt, swin, pvt_v2):
+        for model in (pvt, swin, pvt_v2, cswin):
             outs = model(torch.randn(1, 3, 96, 160))
             assert [o.shape[-2:] for o in outs] == [(24, 40), (12, 20),
                                                     (6, 10), (3, 5)]
@@ -255,3 +261,26 @@ def test_pvt_v2_outputs_and_frozen_stages():
     outs = model(torch.randn(1, 3, 64, 96))
     assert [tuple(o.shape) for o in outs] == [(1, 64, 8, 12),
                                               (1, 256, 2, 3)]
+
+
+@pytest.mark.parametrize('family', ['pvt', 'swin'])
+def test_stage1_fp16_at_detection_size_is_finite(family):
+    """The stage-1 focused linear block of FLatten-PVT-T / FLatten-Swin-T
+    on the 200x334 map of a 1333x800 image (66,800 tokens, where the
+    official fp16 sums overflowed) under fp16 autocast: finite forward and
+    backward. (The whole backbones at 1333x800, fp16 forward/backward, are
+    finite too: README, about 2 minutes each on CPU.)"""
+    model = FLattenPVT(arch='t') if family == 'pvt' else \
+        FLattenSwinTransformer(arch='t')
+    block = model.block1[0] if family == 'pvt' else \
+        model.layers[0].blocks[0]
+    block.train()
+    dims = block.norm1.normalized_shape[0]
+    x = (torch.randn(1, 200 * 334, dims) * 3).requires_grad_()
+    with torch.autocast('cpu', dtype=torch.float16):
+        out = block(x, (200, 334))
+    assert torch.isfinite(out).all()
+    out.float().pow(2).mean().backward()
+    assert torch.isfinite(x.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in block.parameters()
+               if p.grad is not None)

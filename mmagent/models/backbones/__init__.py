@@ -5,11 +5,11 @@ from .agent_deit import AgentDeiT
 from .agent_pvt import AgentPVT
 from .agent_swin import AgentSwinTransformer
 from .base import AttentionBackbone
-from .flatten import FLattenPVT, FLattenSwinTransformer
+from .flatten import FLattenCSWin, FLattenPVT, FLattenSwinTransformer
 from .flatten_pvt_v2 import FLattenPVTv2
 
 __all__ = [
     'AttentionBackbone', 'AgentCSWin', 'AgentDeiT', 'AgentPVT',
-    'AgentSwinTransformer', 'FLattenPVT', 'FLattenPVTv2',
+    'AgentSwinTransformer', 'FLattenCSWin', 'FLattenPVT', 'FLattenPVTv2',
     'FLattenSwinTransformer'
 ]

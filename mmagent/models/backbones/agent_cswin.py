@@ -326,12 +326,13 @@ class AgentCSWin(AttentionBackbone):
             if i > 0:
                 self.add_module(f'merge{i}',
                                 MergeBlock(self.num_features[i - 1], dims))
-            if 'agent' in kinds[i] and not last and \
-                    la_split_size[i] != grid:
+            if any(k != self.softmax_attention for k in kinds[i]) and \
+                    not last and la_split_size[i] != grid:
                 raise ValueError(
                     f'la_split_size[{i}] = {la_split_size[i]} but stage {i} '
                     f'has a {grid}x{grid} pretraining grid: windowed agent '
-                    f'attention is not supported, give the grid '
+                    f'or focused linear attention is not supported, give '
+                    f'the grid '
                     f'(pretrain_img_size // 4 // 2**i: '
                     f'{"-".join(map(str, grids))})')
             # Officially one whole-map branch in the last stage or when the
@@ -344,7 +345,8 @@ class AgentCSWin(AttentionBackbone):
                     f'channels ({dims}) must be even')
             context = dict(
                 embed_dims=dims, num_heads=heads, pretrain_hw=(grid, grid),
-                fused_qkv=None, dwc_name='get_v', qkv_bias=qkv_bias,
+                fused_qkv=None, dwc_name='get_v', lepe=True,
+                qkv_bias=qkv_bias,
                 qk_scale=qk_scale, attn_drop=attn_drop_rate,
                 proj_drop=drop_rate, exact=exact, agent_num=agent_num[i],
                 agent_shape=agent_shapes[i], kernel_size=kernel_size,

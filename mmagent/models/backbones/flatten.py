@@ -14,6 +14,7 @@ from typing import Optional
 from mmengine.registry import MODELS
 
 from ..layers.attention.focused_linear import FocusedLinearAttention
+from .agent_cswin import AgentCSWin
 from .agent_pvt import AgentPVT
 from .agent_swin import AgentSwinTransformer
 
@@ -125,3 +126,45 @@ class FLattenSwinTransformer(AgentSwinTransformer):
                     f'{i + 1}: the official code would window it, mmagent\'s '
                     f'focused linear stages are global; use a window_size '
                     f'of at least {grids[i]}')
+
+
+@MODELS.register_module()
+class FLattenCSWin(AgentCSWin):
+    """FLatten-CSwin: focused linear attention over the whole map in the
+    first two stages, with CSWin's LePE (``get_v``) beside the 5x5 DWC;
+    cross-shaped stripe softmax attention in the others.
+
+    Takes every argument of :class:`AgentCSWin` with FLatten's defaults and
+    presets (FLatten-CSwin-S is deeper than Agent-CSwin-S: 2/4/32/2); the
+    FLatten arguments are keyword-only. ``la_split_size`` must give the
+    whole map of each focused linear stage, as every released model does
+    (the official code crashes with smaller windows since its fix of
+    2024-05-28).
+
+    Args:
+        kernel_size (int): DWC kernel of the focused linear blocks.
+            Default: 5.
+        focusing_factor (float): The power ``p``. Default: 3.
+    """
+    arch_zoo = {
+        **dict.fromkeys(['t', 'tiny'], dict(
+            embed_dims=64, depths=[2, 4, 18, 1], num_heads=[2, 4, 8, 16],
+            split_size=[1, 2, 7, 7], attn_type='LLSS')),
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=64, depths=[2, 4, 32, 2], num_heads=[2, 4, 8, 16],
+            split_size=[1, 2, 7, 7], attn_type='LLSS')),
+        **dict.fromkeys(['b', 'base'], dict(
+            embed_dims=96, depths=[3, 6, 29, 2], num_heads=[4, 8, 16, 32],
+            split_size=[1, 2, 7, 7], attn_type='LLSS')),
+    }
+
+    def __init__(self,
+                 *args,
+                 kernel_size: int = 5,
+                 focusing_factor: float = 3,
+                 attn_cfgs: Optional[dict] = None,
+                 **kwargs):
+        super().__init__(
+            *args, kernel_size=kernel_size,
+            attn_cfgs=with_focusing_factor(attn_cfgs, focusing_factor),
+            **kwargs)

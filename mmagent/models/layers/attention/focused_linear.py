@@ -65,6 +65,9 @@ class FocusedLinearAttention(BaseModule):
         focusing_factor (float): The power ``p``. Default: 3.
         kernel_size (int): Kernel of the depth-wise conv on ``v`` (one
             ``d``-channel conv shared by the heads). Default: 5.
+        lepe (bool): Also add CSWin's locally-enhanced positional encoding,
+            a 3x3 depth-wise conv over all ``C`` channels of V (official
+            ``get_v``), as FLatten-CSwin does. Default: False.
         exact (bool): ``True`` follows the official operation order (the
             ``n ** -0.5`` factor applied to K and V separately). ``False``
             (default) divides ``K^T V`` by ``n`` once. They agree to ~1e-7.
@@ -91,6 +94,7 @@ class FocusedLinearAttention(BaseModule):
                  sr_ratio: int = 1,
                  focusing_factor: float = 3,
                  kernel_size: int = 5,
+                 lepe: bool = False,
                  exact: bool = False,
                  num_extra_tokens: int = 0,
                  init_cfg: Optional[dict] = None):
@@ -139,6 +143,9 @@ class FocusedLinearAttention(BaseModule):
         self.positional_encoding = nn.Parameter(
             torch.zeros(1, self.kv_pretrain_hw[0] * self.kv_pretrain_hw[1],
                         embed_dims))
+        # registration order follows the official state dict
+        self.get_v = nn.Conv2d(embed_dims, embed_dims, 3, padding=1,
+                               groups=embed_dims) if lepe else None
         self.dwc = nn.Conv2d(self.head_dims, self.head_dims, kernel_size,
                              padding=kernel_size // 2, groups=self.head_dims)
 
@@ -191,6 +198,9 @@ class FocusedLinearAttention(BaseModule):
                 kv = (kf.transpose(-2, -1) @ vf) / n
             x = (qf @ kv) * z
             x = x.transpose(1, 2).reshape(B, N, C).to(dtype)
+        if self.get_v is not None:  # CSWin's LePE (kv_hw == hw_shape)
+            lepe = self.get_v(v.transpose(1, 2).reshape(B, C, *kv_hw))
+            x = x + lepe.flatten(2).transpose(1, 2)
         # rank restoration: one d-channel depth-wise conv for every head, on
         # V at the queries' resolution
         v = v.reshape(B, *kv_hw, h, d).permute(0, 3, 4, 1, 2)
