@@ -111,9 +111,9 @@ class FocusedLinearAttention(BaseModule):
         if embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
                              f'num_heads ({num_heads})')
-        if sr_ratio > 1 and fused_qkv is not False:
+        if sr_ratio > 1 and (fused_qkv is not False or lepe):
             raise ValueError('sr_ratio > 1 needs the PVT layout '
-                             '(fused_qkv=False)')
+                             '(fused_qkv=False) and no LePE')
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd, got {kernel_size}')
         self.embed_dims = embed_dims
