@@ -43,4 +43,5 @@ def test_wheel_install_resolves_model_names(tmp_path):
     mim = os.path.join(str(site), 'mmagent', '.mim', 'configs', 'det')
     assert lines[0].startswith(str(site)) and REPO_ROOT not in lines[0]
     assert lines[1] == os.path.join(mim, 'mask-rcnn_agent-pvt-t_fpn_1x_coco.py')
-    assert lines[2:4] == ['AgentPVT t', '58']  # 18 + 17 cls, 16 det, 7 seg
+    # cls 18 + 17, det 16 + 5, seg 7 + 3 (Agent + FLatten)
+    assert lines[2:4] == ['AgentPVT t', '66']

@@ -14,6 +14,7 @@ import torch
 from conftest import run, write_official_checkpoint
 
 FPN_T = 'configs/seg/fpn_agent-pvt-t_40k_ade20k-512x512.py'
+FLATTEN_FPN_T = 'configs/seg/fpn_flatten-pvt-t_40k_ade20k-512x512.py'
 UPERNET_T = 'configs/seg/upernet_agent-swin-t_160k_ade20k-512x512.py'
 
 
@@ -94,7 +95,7 @@ def tiny_options(root):
     ]
 
 
-@pytest.mark.parametrize('config', [FPN_T, UPERNET_T])
+@pytest.mark.parametrize('config', [FPN_T, UPERNET_T, FLATTEN_FPN_T])
 def test_train_and_test_single_cpu_process(config, tiny_ade, tmp_path):
     """Shipped configs, SyncBN heads included, in one non-distributed CPU
     process: tools/train.py then tools/test.py with mIoU per class."""

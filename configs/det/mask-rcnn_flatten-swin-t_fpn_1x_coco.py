@@ -1,0 +1,18 @@
+# FLatten-Swin-T + Mask R-CNN 1x: the Agent-Swin-T detector's recipe
+# (Swin's multi-scale + crop pipeline; the FLatten paper gives none) with
+# the backbone swapped: global focused linear attention in stages 1-2,
+# shifted 7x7 windows in stages 3-4, initialised from the official
+# FLatten-Swin-T ImageNet weights.
+_base_ = './mask-rcnn_agent-swin-t_fpn_1x_coco.py'
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='FLattenSwinTransformer',
+        arch='t',
+        window_size=56,
+        drop_path_rate=0.1,
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='data/pretrained/flatten_swin_t.pth')))
