@@ -248,6 +248,10 @@ def test_flatten_families_take_official_kwargs_and_run_any_size():
         FLattenPVT(agent_sr_ratios='1111')
     with pytest.raises(ValueError, match='la_sr_ratios needs 4 digits'):
         FLattenPVTv2(arch='b0', la_sr_ratios='11')
+    for bad in ('11a1', '1101', '111'):  # a 0 would divide by zero
+        with pytest.raises(ValueError, match=r'la_sr_ratios\) needs 4 '
+                           r'digits >= 1'):
+            FLattenPVT(la_sr_ratios=bad)
 
 
 def test_pvt_v2_outputs_and_frozen_stages():

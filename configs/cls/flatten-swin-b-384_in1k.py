@@ -1,41 +1,25 @@
 # FLatten-Swin-B fine-tuned at 384 from the 224 model
-# (cfgs/flatten_swin_b_384.yaml): window 96 (softmax windows
-# 12), 30 epochs, 5 warm-up epochs, lr 2e-5 from 2e-8 to 2e-7 (per 512
-# images), wd 1e-8; tested without crop. The official 224 checkpoint is
-# fitted to 384 when loaded (positional encodings, relative position tables).
-_base_ = './_base_/flatten-swin_in1k.py'
+# (cfgs/flatten_swin_b_384.yaml): Agent-Swin-B-384's recipe (window 96,
+# softmax windows 12, 30 epochs, 5 warm-up epochs, lr 2e-5 from 2e-8 to
+# 2e-7 per 512 images, wd 1e-8, tested without crop) with the FLatten
+# backbone. The official 224 checkpoint is fitted to 384 when loaded
+# (positional encodings, relative position tables).
+_base_ = './agent-swin-b-384_in1k.py'
 
-img_size = 384
 model = dict(
     backbone=dict(
-        arch='b', drop_path_rate=0.5, pretrain_img_size=img_size,
+        _delete_=True,
+        type='FLattenSwinTransformer',
+        arch='b',
+        attn_type='LLSS',
+        focusing_factor=3,
+        kernel_size=5,
+        drop_path_rate=0.5,
+        pretrain_img_size=384,
         window_size=96,
+        out_indices=(3, ),
+        pad_small_map=False,
         init_cfg=dict(
-            _delete_=True,
             type='Pretrained',
             checkpoint='https://cloud.tsinghua.edu.cn/f/'
-            '7a9e5186bad04e7fb3a9/?dl=1')),
-    head=dict(in_channels=1024))
-train_dataloader = dict(
-    batch_size=32,
-    dataset=dict(pipeline=[
-        dict(t, scale=img_size) if t['type'] == 'RandomResizedCrop' else t
-        for t in _base_.train_pipeline
-    ]))
-val_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size), backend='pillow',
-         interpolation='bicubic'),
-    dict(type='PackInputs'),
-]))
-test_dataloader = val_dataloader
-
-base_lr = 2e-5 * 1024 / 512
-optim_wrapper = dict(optimizer=dict(lr=base_lr, weight_decay=1e-8))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=2e-8 / 2e-5, by_epoch=True,
-         begin=0, end=5, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min_ratio=2e-7 / 2e-5,
-         by_epoch=True, begin=5, end=30, convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=30)
+            '7a9e5186bad04e7fb3a9/?dl=1')))

@@ -3,12 +3,14 @@
 # window_size=56 makes them global at 224), 7x7 shifted-window softmax in
 # stages 3-4, the last stage out through its norm (the official final
 # norm), then average pooling; a 7x7 last stage is not shifted
-# (pad_small_map=False), as in the official classifier. main.py's schedule
-# (20 warm-up epochs, clipping at 5.0).
-_base_ = ['./agent_in1k_recipe.py']
+# (pad_small_map=False), as in the official classifier. Everything but the
+# backbone is the Agent-Swin classifier's (main.py's schedule: 20 warm-up
+# epochs, clipping at 5.0).
+_base_ = ['./agent-swin_in1k.py']
 
 model = dict(
     backbone=dict(
+        _delete_=True,
         type='FLattenSwinTransformer',
         arch='t',
         attn_type='LLSS',
@@ -18,5 +20,4 @@ model = dict(
         drop_path_rate=0.2,
         out_indices=(3, ),
         pad_small_map=False,
-        init_cfg=None),
-    head=dict(in_channels=768))
+        init_cfg=None))

@@ -4,14 +4,15 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
+from ..layers.attention.common import resize_token_map
 from .base import (AttentionBackbone, accepts_official_kwargs,
-                   check_common_args, per_stage, resolve_arch)
+                   check_common_args, per_stage, resolve_arch,
+                   stage_digits)
 
 
 @MODELS.register_module()
@@ -158,11 +159,8 @@ class AgentPVT(AttentionBackbone):
             dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
                  sr_ratios=sr_ratios))
         kinds = block_kinds(attn_type, depths, self.softmax_attention)
-        agent_sr = [int(r) for r in str(agent_sr_ratios) if r.isdigit()]
-        if len(agent_sr) != n or len(str(agent_sr_ratios)) != n or \
-                min(agent_sr) < 1:
-            raise ValueError(f'agent_sr_ratios (la_sr_ratios) needs {n} '
-                             f'digits >= 1, got {agent_sr_ratios!r}')
+        agent_sr = stage_digits('agent_sr_ratios (la_sr_ratios)',
+                                agent_sr_ratios, n)
         if any(r != 1 for r, stage in zip(agent_sr, kinds)
                if 'agent' in stage):
             raise NotImplementedError(
@@ -232,14 +230,9 @@ class AgentPVT(AttentionBackbone):
         ``H*W`` with stage 1's patch count for every stage, which crashes
         when a later stage has 3136 tokens (e.g. a 512x1568 input).
         """
-        pos_embed = getattr(self, f'pos_embed{stage}')
         grid = self.pos_grids[stage - 1]
-        if tuple(int(s) for s in hw) == (grid, grid):
-            return pos_embed
-        pos_embed = pos_embed.reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
-        pos_embed = F.interpolate(
-            pos_embed, size=tuple(hw), mode='bilinear', align_corners=False)
-        return pos_embed.flatten(2).transpose(1, 2)
+        return resize_token_map(getattr(self, f'pos_embed{stage}'),
+                                (grid, grid), tuple(int(s) for s in hw))
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         outs = []

@@ -156,6 +156,16 @@ def check_common_args(num_stages: int, out_indices: Sequence[int],
     check_kernel_size(kernel_size)
 
 
+def stage_digits(name: str, value, num_stages: int) -> List[int]:
+    """An official per-stage digit string (``'1111'``, ``'8421'``) as
+    ints, one digit >= 1 per stage."""
+    digits = str(value)
+    if len(digits) != num_stages or not digits.isdigit() or '0' in digits:
+        raise ValueError(f'{name} needs {num_stages} digits >= 1, got '
+                         f'{value!r}')
+    return [int(d) for d in digits]
+
+
 def per_stage(name: str, value, num_stages: int) -> list:
     """Broadcast a scalar to all stages and check list lengths."""
     if isinstance(value, (list, tuple)):

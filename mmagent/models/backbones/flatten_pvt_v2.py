@@ -12,7 +12,8 @@ from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
 from .base import (AttentionBackbone, accepts_official_kwargs,
-                   check_common_args, per_stage, resolve_arch)
+                   check_common_args, per_stage, resolve_arch,
+                   stage_digits)
 from .flatten import with_focusing_factor
 
 
@@ -132,11 +133,7 @@ class FLattenPVTv2(AttentionBackbone):
             [(1, 1)] * n,
             dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
                  sr_ratios=sr_ratios))
-        linear_sr = [int(r) for r in str(la_sr_ratios) if r.isdigit()]
-        if len(linear_sr) != n or len(str(la_sr_ratios)) != n or \
-                min(linear_sr) < 1:
-            raise ValueError(f'la_sr_ratios needs {n} digits >= 1, got '
-                             f'{la_sr_ratios!r}')
+        linear_sr = stage_digits('la_sr_ratios', la_sr_ratios, n)
         kinds = block_kinds(attn_type, depths, self.softmax_attention)
         self.arch_settings = dict(
             embed_dims=embed_dims, depths=depths, num_heads=num_heads,

@@ -22,22 +22,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
+from .common import resize_token_map
 from .registry import register_attention
 
 EPS = 1e-6
-
-
-def resize_token_map(tokens: torch.Tensor, src_hw: Sequence[int],
-                     dst_hw: Sequence[int]) -> torch.Tensor:
-    """``(1, Hs*Ws, C)`` tokens of an ``src_hw`` grid resized (bilinear,
-    align_corners=False) as a 2-D map to ``dst_hw``: ``(1, Hd*Wd, C)``."""
-    if tuple(src_hw) == tuple(dst_hw):
-        return tokens
-    C = tokens.shape[-1]
-    grid = tokens.reshape(1, *src_hw, C).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=tuple(dst_hw), mode='bilinear',
-                         align_corners=False)
-    return grid.flatten(2).transpose(1, 2)
 
 
 @register_attention('focused_linear', code='L')
