@@ -41,6 +41,16 @@ def tiny_ade(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope='session')
+def tiny_coco(tmp_path_factory):
+    """8 training and 4 validation images of the detection demo generator,
+    as a data root ending in '/'."""
+    root = tmp_path_factory.mktemp('demo_coco')
+    run([sys.executable, 'tools/misc/make_demo_coco.py', str(root),
+         '--train', '8', '--val', '4'])
+    return str(root) + '/'
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

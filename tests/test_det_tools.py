@@ -14,14 +14,6 @@ DEMO_CFG = 'configs/det/demo/mask-rcnn_agent-pvt-t_fpn_demo-shapes.py'
 PVT_T_MRCNN = 'configs/det/mask-rcnn_agent-pvt-t_fpn_1x_coco.py'
 
 
-@pytest.fixture(scope='module')
-def tiny_coco(tmp_path_factory):
-    root = tmp_path_factory.mktemp('demo_coco')
-    run([sys.executable, 'tools/misc/make_demo_coco.py', str(root),
-         '--train', '8', '--val', '4'])
-    return str(root) + '/'
-
-
 def data_options(root):
     return [f'train_dataloader.dataset.data_root={root}',
             f'val_dataloader.dataset.data_root={root}',

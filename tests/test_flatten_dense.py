@@ -2,14 +2,16 @@
 FLatten paper's tables build with its parameter counts, use the FLatten
 backbones from the official ImageNet weights on the Agent recipes, are in
 the model index with the paper's results, and a detector trains and
-predicts on CPU (a segmentor runs through the tools in
-tests/test_seg_tools.py)."""
+predicts on CPU, and runs through tools/train.py and tools/test.py on the
+demo data (a segmentor runs through the tools in tests/test_seg_tools.py)."""
 import os.path as osp
+import pickle
+import sys
 
 import pytest
 import torch
 import yaml
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -96,3 +98,53 @@ def test_detector_trains_and_predicts_on_cpu():
         results = model(**model.data_preprocessor(packed, False),
                         mode='predict')
     assert len(results) == 2 and hasattr(results[0], 'pred_instances')
+
+
+def tiny_coco_options(root):
+    """The shipped detector on the demo shapes: their 4 classes, 128-pixel
+    images, one epoch of 4 iterations."""
+    classes = '(circle,square,triangle,cross)'
+    options = ['model.backbone.init_cfg=None',
+               'model.roi_head.bbox_head.num_classes=4',
+               'model.roi_head.mask_head.num_classes=4',
+               'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
+               'default_hooks.logger.interval=1',
+               'train_dataloader.dataset.pipeline.2.scale=(160,128)']
+    for loader, split in (('train', 'train'), ('val', 'val'),
+                          ('test', 'val')):
+        options += [f'{loader}_dataloader.dataset.data_root={root}',
+                    f'{loader}_dataloader.dataset.ann_file='
+                    f'annotations/instances_{split}.json',
+                    f'{loader}_dataloader.dataset.data_prefix.img={split}/',
+                    f'{loader}_dataloader.dataset.metainfo.classes={classes}',
+                    f'{loader}_dataloader.num_workers=0',
+                    f'{loader}_dataloader.persistent_workers=False']
+    for loader in ('val', 'test'):
+        options += [
+            f'{loader}_dataloader.dataset.pipeline.1.scale=(160,128)',
+            f'{loader}_evaluator.ann_file={root}'
+            'annotations/instances_val.json']
+    return options
+
+
+def test_detector_train_and_test_tools(tiny_coco, tmp_path):
+    """Mask R-CNN FLatten-PVT-T as shipped, through tools/train.py (4
+    iterations and a COCO evaluation) and tools/test.py."""
+    config = 'configs/det/mask-rcnn_flatten-pvt-t_fpn_1x_coco.py'
+    options = tiny_coco_options(tiny_coco)
+    work_dir = tmp_path / 'work'
+    result = run([sys.executable, 'tools/train.py', config, '--work-dir',
+                  str(work_dir), '--cfg-options', *options])
+    log = result.stdout + result.stderr
+    assert "type='FLattenPVT'" in log
+    assert 'Epoch(train) [1][4/4]' in log and 'coco/bbox_mAP:' in log
+    ckpt = work_dir / 'epoch_1.pth'
+    assert ckpt.is_file()
+    out = tmp_path / 'results.pkl'
+    result = run([sys.executable, 'tools/test.py', config, str(ckpt),
+                  '--work-dir', str(tmp_path / 'test'), '--out', str(out),
+                  '--cfg-options', *options])
+    log = result.stdout + result.stderr
+    assert 'coco/bbox_mAP:' in log and 'coco/segm_mAP:' in log
+    with open(out, 'rb') as f:
+        assert len(pickle.load(f)) == 4

@@ -80,7 +80,7 @@ def main():
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     runner.test()
-    finish_distributed()
+    finish_distributed(runner)
 
 
 if __name__ == '__main__':

@@ -90,7 +90,7 @@ def main():
         runner.train()
     except BadSampleError as e:
         raise SystemExit(stop_at_bad_sample(runner, e))
-    finish_distributed()
+    finish_distributed(runner)
 
 
 if __name__ == '__main__':

@@ -2,6 +2,7 @@
 """Distributed runs without a GPU: gloo process group, a DDP wrapper that
 accepts CPU modules, and a clean exit."""
 import datetime
+import gc
 import os
 
 import torch
@@ -78,10 +79,20 @@ def prepare_distributed(cfg) -> None:
             timeout=datetime.timedelta(seconds=dist_cfg['timeout']))
 
 
-def finish_distributed() -> None:
-    """Leave the process group before exit; gloo's threads otherwise may
-    abort the interpreter's shutdown ("terminate called without an active
-    exception")."""
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+def finish_distributed(runner=None) -> None:
+    """Leave the process group before exit.
+
+    DDP's reducer keeps its own reference to the process group, so the
+    wrapped model is released first: only then does
+    ``destroy_process_group`` stop gloo's worker threads while the
+    interpreter is alive. Left to the interpreter's shutdown, those threads
+    may abort it ("terminate called without an active exception", exit
+    code -6) after a run that otherwise succeeded.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    if runner is not None:
+        runner.model = None
+    gc.collect()  # the runner's hooks and loops hold reference cycles
+    dist.destroy_process_group()
