@@ -5,7 +5,14 @@
 # weights (FLatten-Transformer README, `{'model': ...}`, loaded as is).
 _base_ = './mask-rcnn_agent-pvt-t_fpn_1x_coco.py'
 
+# Each image's size before the batch padding reaches the backbone, whose
+# focused linear sums then leave the padding out.
+custom_imports = dict(
+    imports=['mmagent', 'mmagent.models.data_preprocessors.det'],
+    allow_failed_imports=False)
+
 model = dict(
+    data_preprocessor=dict(type='PaddingAwareDetDataPreprocessor'),
     backbone=dict(
         _delete_=True,
         type='FLattenPVT',

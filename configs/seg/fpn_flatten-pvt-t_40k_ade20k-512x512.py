@@ -3,7 +3,14 @@
 # official FLatten-PVT-T ImageNet weights.
 _base_ = './fpn_agent-pvt-t_40k_ade20k-512x512.py'
 
+# Each image's size before the batch padding reaches the backbone, whose
+# focused linear sums then leave the padding out.
+custom_imports = dict(
+    imports=['mmagent', 'mmagent.models.data_preprocessors.seg'],
+    allow_failed_imports=False)
+
 model = dict(
+    data_preprocessor=dict(type='PaddingAwareSegDataPreProcessor'),
     backbone=dict(
         _delete_=True,
         type='FLattenPVT',

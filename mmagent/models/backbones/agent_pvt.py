@@ -10,6 +10,8 @@ from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
 from ..layers.attention.common import resize_token_map
+from ..layers.padding import (image_sizes, padded_sizes, per_image_token_map,
+                              zero_padding)
 from .base import (AttentionBackbone, accepts_official_kwargs,
                    check_common_args, per_stage, resolve_arch,
                    stage_digits)
@@ -222,25 +224,42 @@ class AgentPVT(AttentionBackbone):
                       getattr(self, f'pos_embed{i}')]
         return parts
 
-    def _pos_embed(self, stage: int, hw: Tuple[int, int]) -> torch.Tensor:
-        """``pos_embed{stage}`` for an ``(H, W)`` map, ``(1, H*W, C)``.
+    def _pos_embed(self, stage: int, hw: Tuple[int, int],
+                   valid_hw=None) -> torch.Tensor:
+        """``pos_embed{stage}`` for an ``(H, W)`` map, ``(1, H*W, C)``, or
+        with ``valid_hw`` each image's own region: ``(B, H*W, C)``.
 
-        Resized (bilinear, align_corners=False) only when ``(H, W)`` differs
+        Resized (bilinear, align_corners=False) only when the map differs
         from the stage's own pretraining grid. The official code compares
         ``H*W`` with stage 1's patch count for every stage, which crashes
         when a later stage has 3136 tokens (e.g. a 512x1568 input).
         """
         grid = self.pos_grids[stage - 1]
-        return resize_token_map(getattr(self, f'pos_embed{stage}'),
-                                (grid, grid), tuple(int(s) for s in hw))
+        pos_embed = getattr(self, f'pos_embed{stage}')
+        if valid_hw is not None:
+            return per_image_token_map(pos_embed, (grid, grid), valid_hw, hw)
+        return resize_token_map(pos_embed, (grid, grid),
+                                tuple(int(s) for s in hw))
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor,
+                valid_sizes=None) -> Tuple[torch.Tensor, ...]:
+        """``valid_sizes``: each image's ``(h, w)`` in a batch padded
+        right/bottom (default: those recorded on ``x`` by mmagent's data
+        preprocessors); outputs are then zero on padding (see
+        :mod:`~mmagent.models.layers.padding`)."""
+        sizes = image_sizes(x) if valid_sizes is None else valid_sizes
         outs = []
         for i in range(1, self.num_stages + 1):
-            x, hw = getattr(self, f'patch_embed{i}')(x)
-            x = getattr(self, f'pos_drop{i}')(x + self._pos_embed(i, hw))
+            patch_embed = getattr(self, f'patch_embed{i}')
+            x, hw = patch_embed(x)
+            if sizes is not None:
+                sizes = [patch_embed.output_size(s) for s in sizes]
+            valid = padded_sizes(sizes, hw)
+            x = getattr(self, f'pos_drop{i}')(
+                x + self._pos_embed(i, hw, valid))
             for block in getattr(self, f'block{i}'):
-                x = block(x, hw)
+                x = block(x, hw, valid)
+            x = zero_padding(x, hw, valid)
             x = x.reshape(x.shape[0], *hw, -1).permute(0, 3, 1, 2).contiguous()
             if i - 1 in self.out_indices:
                 outs.append(x)

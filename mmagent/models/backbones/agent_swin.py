@@ -9,6 +9,7 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, PatchMerging, block_kinds
+from ..layers.padding import image_sizes, padded_sizes, zero_padding
 from .base import (AttentionBackbone, accepts_official_kwargs,
                    check_common_args, per_stage, resolve_arch)
 
@@ -21,7 +22,9 @@ class AgentSwinStage(BaseModule):
     """Blocks of one stage, then the optional patch merging.
 
     Returns ``(x_down, hw_down, x, hw)`` like the official ``BasicLayer``:
-    ``x`` is the stage output before merging.
+    ``x`` is the stage output before merging. ``valid_hw`` (each image's
+    region in a padded batch) goes to the blocks, and the padded tokens are
+    zeroed before merging, as the zero padding of an odd-sized image alone.
     """
 
     def __init__(self, blocks: Sequence[nn.Module],
@@ -31,9 +34,11 @@ class AgentSwinStage(BaseModule):
         self.blocks = ModuleList(blocks)
         self.downsample = downsample
 
-    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]):
+    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int],
+                valid_hw=None):
         for block in self.blocks:
-            x = block(x, hw_shape)
+            x = block(x, hw_shape, valid_hw)
+        x = zero_padding(x, hw_shape, valid_hw)
         if self.downsample is None:
             return x, hw_shape, x, hw_shape
         x_down, hw_down = self.downsample(x, hw_shape)
@@ -240,14 +245,28 @@ class AgentSwinTransformer(AttentionBackbone):
             parts.append(getattr(self, f'norm{index}'))
         return parts
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor,
+                valid_sizes=None) -> Tuple[torch.Tensor, ...]:
+        """``valid_sizes``: each image's ``(h, w)`` in a batch padded
+        right/bottom (default: those recorded on ``x`` by mmagent's data
+        preprocessors); outputs are then zero on padding. Focused linear
+        stages keep the padded tokens out of their sums; window softmax
+        stages see them, as in mmdet's Swin (see
+        :mod:`~mmagent.models.layers.padding`)."""
+        sizes = image_sizes(x) if valid_sizes is None else valid_sizes
         x, hw = self.patch_embed(x)
+        if sizes is not None:
+            sizes = [self.patch_embed.output_size(s) for s in sizes]
         x = self.pos_drop(x)
         outs = []
         for i, stage in enumerate(self.layers):
-            x, hw_next, out, out_hw = stage(x, hw)
+            valid = padded_sizes(sizes, hw)
+            x, hw_next, out, out_hw = stage(x, hw, valid)
+            if sizes is not None:  # merging: ceil, odd sizes zero-padded
+                sizes = [(-(-h // 2), -(-w // 2)) for h, w in sizes]
             if i in self.out_indices:
-                out = getattr(self, f'norm{i}')(out)
+                out = zero_padding(getattr(self, f'norm{i}')(out), out_hw,
+                                   valid)
                 outs.append(
                     out.view(-1, *out_hw, self.num_features[i]).permute(
                         0, 3, 1, 2).contiguous())

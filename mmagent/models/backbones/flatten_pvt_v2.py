@@ -11,6 +11,7 @@ from mmengine.model import ModuleList
 from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
+from ..layers.padding import image_sizes, padded_sizes, zero_padding
 from .base import (AttentionBackbone, accepts_official_kwargs,
                    check_common_args, per_stage, resolve_arch,
                    stage_digits)
@@ -183,13 +184,24 @@ class FLattenPVTv2(AttentionBackbone):
             parts.append(getattr(self, f'patch_embed{i}'))
         return parts
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor,
+                valid_sizes=None) -> Tuple[torch.Tensor, ...]:
+        """``valid_sizes``: each image's ``(h, w)`` in a batch padded
+        right/bottom (default: those recorded on ``x`` by mmagent's data
+        preprocessors); outputs are then zero on padding, which the next
+        overlapping patch embedding sees as an image alone's zero padding
+        (see :mod:`~mmagent.models.layers.padding`)."""
+        sizes = image_sizes(x) if valid_sizes is None else valid_sizes
         outs = []
         for i in range(1, self.num_stages + 1):
-            x, hw = getattr(self, f'patch_embed{i}')(x)
+            patch_embed = getattr(self, f'patch_embed{i}')
+            x, hw = patch_embed(x)
+            if sizes is not None:
+                sizes = [patch_embed.output_size(s) for s in sizes]
+            valid = padded_sizes(sizes, hw)
             for block in getattr(self, f'block{i}'):
-                x = block(x, hw)
-            x = getattr(self, f'norm{i}')(x)
+                x = block(x, hw, valid)
+            x = zero_padding(getattr(self, f'norm{i}')(x), hw, valid)
             x = x.reshape(x.shape[0], *hw, -1).permute(0, 3, 1, 2).contiguous()
             if i - 1 in self.out_indices:
                 outs.append(x)

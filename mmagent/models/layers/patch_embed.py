@@ -1,5 +1,5 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -40,10 +40,21 @@ class PatchEmbed(BaseModule):
         self.patch_size = patch_size
         self.pad_input = pad_input
         kernel = kernel_size or patch_size
+        self.kernel_size = kernel
+        self.padding = kernel // 2 if kernel_size else 0
         self.proj = nn.Conv2d(
             in_channels, embed_dims, kernel_size=kernel, stride=patch_size,
             padding=kernel // 2 if kernel_size else 0)
         self.norm = nn.LayerNorm(embed_dims) if norm else None
+
+    def output_size(self, hw: Sequence[int]) -> Tuple[int, int]:
+        """The token grid of an ``(H, W)`` input: for an image inside a
+        padded batch, the tokens that see only that image (and the zero
+        padding it would have alone)."""
+        p, k, pad = self.patch_size, self.kernel_size, self.padding
+        if self.pad_input:
+            return tuple(-(-int(s) // p) for s in hw)
+        return tuple((int(s) + 2 * pad - k) // p + 1 for s in hw)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         H, W = x.shape[-2:]

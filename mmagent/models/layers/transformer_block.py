@@ -9,6 +9,8 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
 
+from .padding import zero_padding
+
 
 class DWConv(BaseModule):
     """PVTv2's 3x3 depth-wise conv on a token map (official key
@@ -31,7 +33,9 @@ class Mlp(BaseModule):
     names); ``dwconv=True`` adds PVTv2's depth-wise conv on the hidden map.
 
     Shapes: ``(B, N, C) -> (B, N, C)``; ``hw_shape`` is needed with the
-    conv.
+    conv; ``valid_hw`` (each image's region in a padded batch) zeroes the
+    padded hidden tokens before it, as the conv's zero padding of an image
+    alone.
     """
 
     def __init__(self,
@@ -49,10 +53,12 @@ class Mlp(BaseModule):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor,
-                hw_shape: Optional[Sequence[int]] = None) -> torch.Tensor:
+                hw_shape: Optional[Sequence[int]] = None,
+                valid_hw: Optional[Sequence[Sequence[int]]] = None
+                ) -> torch.Tensor:
         x = self.fc1(x)
         if self.dwconv is not None:
-            x = self.dwconv(x, hw_shape)
+            x = self.dwconv(zero_padding(x, hw_shape, valid_hw), hw_shape)
         x = self.drop(self.act(x))
         return self.drop(self.fc2(x))
 
@@ -76,6 +82,9 @@ class TransformerBlock(BaseModule):
 
     Shapes:
         - x: ``(B, H*W, C)``; hw_shape: ``(H, W)``; output ``(B, H*W, C)``.
+        - valid_hw (optional): each image's ``(h, w)`` region in a batch
+          padded right/bottom; given to attention kinds that mask padding
+          (``masks_padding``), ignored by the others.
     """
 
     def __init__(self,
@@ -98,12 +107,20 @@ class TransformerBlock(BaseModule):
         self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), act_cfg, drop,
                        dwconv=mlp_dwconv)
 
-    def _forward(self, x: torch.Tensor, hw_shape: Sequence[int]):
-        x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
-        return x + self.drop_path(self.mlp(self.norm2(x), hw_shape))
+    def _forward(self, x: torch.Tensor, hw_shape: Sequence[int],
+                 valid_hw=None):
+        if valid_hw is not None and getattr(self.attn, 'masks_padding',
+                                            False):
+            attn = self.attn(self.norm1(x), hw_shape, valid_hw=valid_hw)
+        else:
+            attn = self.attn(self.norm1(x), hw_shape)
+        x = x + self.drop_path(attn)
+        return x + self.drop_path(self.mlp(self.norm2(x), hw_shape, valid_hw))
 
-    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int],
+                valid_hw: Optional[Sequence[Sequence[int]]] = None
+                ) -> torch.Tensor:
         if self.with_cp and self.training and x.requires_grad:
-            return cp.checkpoint(self._forward, x, hw_shape,
+            return cp.checkpoint(self._forward, x, hw_shape, valid_hw,
                                  use_reentrant=False)
-        return self._forward(x, hw_shape)
+        return self._forward(x, hw_shape, valid_hw)

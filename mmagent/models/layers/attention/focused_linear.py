@@ -15,13 +15,14 @@ which costs ``O(N d^2)``: the ``d x d`` matrix ``K^T V`` is formed first and
 no ``N x N`` map ever exists. A 5x5 depth-wise conv shared by all heads
 restores the rank of the linear attention map.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
+from ..padding import padded_sizes, per_image_token_map, token_mask
 from .common import resize_token_map
 from .registry import register_attention
 
@@ -66,11 +67,21 @@ class FocusedLinearAttention(BaseModule):
     detection-size map overflow fp16); the output returns in the input's
     dtype.
 
+    Padding: with ``valid_hw`` (each image's own ``(h, w)`` token region,
+    top-left, in a batch padded right/bottom) the padded keys contribute
+    nothing to ``mean(phi(K))`` or ``K^T V`` (both divide by the image's own
+    key count), the positional encoding is resized to each image's own key
+    grid, and V is zero on padding for the DWC and LePE, as the convs'
+    zero padding of the image alone: each image's tokens come out as they
+    would without the batch. Outputs at padded positions are unspecified.
+
     Shapes:
         - x: ``(B, H * W, C)``, row-major; with ``fused_qkv=None`` a
           ``(q, k, v)`` triple of such tensors.
+        - valid_hw: ``B`` pairs ``(h, w)``, ``h <= H``, ``w <= W``, or None.
         - output: ``(B, H * W, C)``.
     """
+    masks_padding = True
 
     def __init__(self,
                  embed_dims: int,
@@ -161,24 +172,41 @@ class FocusedLinearAttention(BaseModule):
         return x / x.norm(dim=-1, keepdim=True) * norm
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-               hw_shape: Tuple[int, int],
-               kv_hw: Tuple[int, int]) -> torch.Tensor:
+               hw_shape: Tuple[int, int], kv_hw: Tuple[int, int],
+               valid_hw: Optional[List[Tuple[int, int]]] = None,
+               kv_valid: Optional[List[Tuple[int, int]]] = None
+               ) -> torch.Tensor:
         """The token mixing between projections: ``(B, N, C)`` q and
-        ``(B, n, C)`` k, v -> ``(B, N, C)``, in q's dtype."""
+        ``(B, n, C)`` k, v -> ``(B, N, C)``, in q's dtype. ``valid_hw`` /
+        ``kv_valid``: each image's region of the query / key grid, or
+        ``None`` for none padded."""
         B, N, C = q.shape
         n = k.shape[1]
         h, d = self.num_heads, self.head_dims
         dtype = q.dtype
-        pos = resize_token_map(self.positional_encoding, self.kv_pretrain_hw,
-                               kv_hw)
+        if kv_valid is None:
+            pos = resize_token_map(self.positional_encoding,
+                                   self.kv_pretrain_hw, kv_hw)
+        else:
+            pos = per_image_token_map(self.positional_encoding,
+                                      self.kv_pretrain_hw, kv_valid, kv_hw)
+            key_mask = token_mask(kv_valid, kv_hw, q.device)  # (B, n)
+            v = v * key_mask[..., None].to(v.dtype)
         with torch.autocast(q.device.type, enabled=False):
             qf = self.focus(q.float())
             kf = self.focus(k.float() + pos.float())
             vf = v.float()
+            if kv_valid is not None:
+                kf = kf * key_mask[..., None]
+                # each image's own key count, (B, 1, 1, 1)
+                n = key_mask.sum(dim=1).reshape(B, 1, 1, 1)
             qf = qf.reshape(B, N, h, d).transpose(1, 2)
-            kf = kf.reshape(B, n, h, d).transpose(1, 2)
-            vf = vf.reshape(B, n, h, d).transpose(1, 2)
-            k_mean = kf.mean(dim=-2, keepdim=True)
+            kf = kf.reshape(B, -1, h, d).transpose(1, 2)
+            vf = vf.reshape(B, -1, h, d).transpose(1, 2)
+            if kv_valid is None:
+                k_mean = kf.mean(dim=-2, keepdim=True)
+            else:
+                k_mean = kf.sum(dim=-2, keepdim=True) / n
             z = 1 / (qf @ k_mean.transpose(-2, -1) + EPS)
             if self.exact:
                 kv = (kf.transpose(-2, -1) * n**-0.5) @ (vf * n**-0.5)
@@ -194,16 +222,44 @@ class FocusedLinearAttention(BaseModule):
         v = v.reshape(B, *kv_hw, h, d).permute(0, 3, 4, 1, 2)
         v = v.reshape(B * h, d, *kv_hw)
         if tuple(kv_hw) != tuple(hw_shape):
-            v = F.interpolate(v, size=tuple(hw_shape), mode='bilinear',
-                              align_corners=False)
+            v = self._upsample_values(v, hw_shape, valid_hw, kv_valid)
         v = self.dwc(v)
         return x + v.reshape(B, C, N).transpose(1, 2)
 
-    def forward(self, x, hw_shape: Sequence[int]) -> torch.Tensor:
+    def _upsample_values(self, v: torch.Tensor, hw_shape: Tuple[int, int],
+                         valid_hw: Optional[List[Tuple[int, int]]],
+                         kv_valid: Optional[List[Tuple[int, int]]]
+                         ) -> torch.Tensor:
+        """``(B*h, d, kh, kw)`` values of the reduced grid -> the query grid
+        (bilinear); with padding, each image's own region to its own size."""
+        if kv_valid is None:
+            return F.interpolate(v, size=tuple(hw_shape), mode='bilinear',
+                                 align_corners=False)
+        h = self.num_heads
+        out = v.new_zeros(*v.shape[:2], *hw_shape)
+        for b, ((qh, qw), (kh, kw)) in enumerate(zip(valid_hw, kv_valid)):
+            rows = slice(b * h, (b + 1) * h)
+            out[rows, :, :qh, :qw] = F.interpolate(
+                v[rows, :, :kh, :kw], size=(qh, qw), mode='bilinear',
+                align_corners=False)
+        return out
+
+    def forward(self, x, hw_shape: Sequence[int],
+                valid_hw: Optional[Sequence[Tuple[int, int]]] = None
+                ) -> torch.Tensor:
         hw_shape = tuple(int(s) for s in hw_shape)
+        valid_hw = padded_sizes(valid_hw, hw_shape)
         if self.fused_qkv is None:
             q, k, v = x
-            return self.attend(q, k, v, hw_shape, hw_shape)
+            return self.attend(q, k, v, hw_shape, hw_shape, valid_hw,
+                               valid_hw)
         q, k, v, kv_hw = self._project(x, hw_shape)
-        x = self.attend(q, k, v, hw_shape, kv_hw)
+        kv_valid = valid_hw
+        if valid_hw is not None and kv_hw != hw_shape:
+            # the reduction conv (kernel = stride = sr) keeps the windows
+            # that lie inside the image
+            r = self.sr_ratio
+            kv_valid = [(max(qh // r, 1), max(qw // r, 1))
+                        for qh, qw in valid_hw]
+        x = self.attend(q, k, v, hw_shape, kv_hw, valid_hw, kv_valid)
         return self.proj_drop(self.proj(x))

@@ -1,0 +1,92 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Batches of images of different sizes, padded right/bottom to one size
+(mmdet's and mmseg's data preprocessors do this).
+
+A backbone told each image's own size (``valid_sizes``: one ``(h, w)`` per
+image, in pixels, top-left aligned) works out each image's token region at
+every stage; attention kinds that support it (``masks_padding = True``)
+then keep the padded tokens out of their sums, so an image's features do
+not depend on what else is in its batch. The data preprocessors in
+:mod:`mmagent.models.data_preprocessors` record the sizes on the batch
+tensor (:func:`mark_image_sizes`) for the backbone to read
+(:func:`image_sizes`), as mmdet detectors call ``backbone(inputs)`` with
+nothing else.
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+
+from .attention.common import resize_token_map
+
+Size = Tuple[int, int]
+_ATTR = '_mmagent_image_sizes'
+
+
+def mark_image_sizes(inputs: torch.Tensor,
+                     sizes: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Record each image's ``(h, w)`` before padding on the batch tensor
+    ``inputs`` (``(B, C, H, W)``) and return it."""
+    if len(sizes) != inputs.shape[0]:
+        raise ValueError(f'{len(sizes)} image sizes for a batch of '
+                         f'{inputs.shape[0]}')
+    setattr(inputs, _ATTR, tuple((int(h), int(w)) for h, w in sizes))
+    return inputs
+
+
+def image_sizes(inputs: torch.Tensor) -> Optional[Tuple[Size, ...]]:
+    """The sizes recorded by :func:`mark_image_sizes`, else ``None``."""
+    return getattr(inputs, _ATTR, None)
+
+
+def padded_sizes(valid_hw: Optional[Sequence[Size]],
+                 hw_shape: Sequence[int]) -> Optional[List[Size]]:
+    """``valid_hw`` clipped to the map, or ``None`` when no image is padded
+    (then the unmasked path runs, unchanged)."""
+    if valid_hw is None:
+        return None
+    H, W = hw_shape
+    sizes = [(min(int(h), H), min(int(w), W)) for h, w in valid_hw]
+    if all(s == (H, W) for s in sizes):
+        return None
+    if any(h < 1 or w < 1 for h, w in sizes):
+        raise ValueError(f'an image of the batch has no token left at this '
+                         f'stage: sizes {sizes} on a {H}x{W} map')
+    return sizes
+
+
+def token_mask(valid_hw: Sequence[Size], hw_shape: Sequence[int],
+               device=None) -> torch.Tensor:
+    """``(B, H*W)`` float mask, 1 on each image's own tokens."""
+    H, W = hw_shape
+    rows = torch.arange(H, device=device)
+    cols = torch.arange(W, device=device)
+    masks = [((rows < h)[:, None] & (cols < w)[None, :]).flatten()
+             for h, w in valid_hw]
+    return torch.stack(masks).float()
+
+
+def zero_padding(x: torch.Tensor, hw_shape: Sequence[int],
+                 valid_hw: Optional[Sequence[Size]]) -> torch.Tensor:
+    """``(B, H*W, C)`` tokens with the padded ones set to 0, as the zero
+    padding a convolution sees at the border of an image alone."""
+    if valid_hw is None:
+        return x
+    return x * token_mask(valid_hw, hw_shape, x.device)[..., None].to(x.dtype)
+
+
+def per_image_token_map(tokens: torch.Tensor, src_hw: Sequence[int],
+                        valid_hw: Sequence[Size],
+                        hw_shape: Sequence[int]) -> torch.Tensor:
+    """A ``(1, Hs*Ws, C)`` map (position embedding) resized to each image's
+    own region, as for that image alone, zero on padding:
+    ``(B, H*W, C)``."""
+    H, W = hw_shape
+    C = tokens.shape[-1]
+    out = tokens.new_zeros(len(valid_hw), H, W, C)
+    resized = {}
+    for b, (h, w) in enumerate(valid_hw):
+        if (h, w) not in resized:
+            resized[(h, w)] = resize_token_map(tokens, src_hw,
+                                               (h, w)).reshape(h, w, C)
+        out[b, :h, :w] = resized[(h, w)]
+    return out.reshape(len(valid_hw), H * W, C)
