@@ -18,6 +18,17 @@ def test_benchmark_backbone_prints_ratios():
     assert out.count('agent-pvt-s fast') == 2  # fp32 and bf16 rows
 
 
+def test_benchmark_backbone_compares_flatten_agent_softmax():
+    out = run_tool('tools/analysis_tools/benchmark_backbone.py', '--models',
+                   'flatten-pvt-t', 'agent-pvt-t', 'mmdet-pvt-t', '--shapes',
+                   '64x96', '--repeats', '1', '--no-memory')
+    row = next(line for line in out.splitlines()
+               if line.startswith('flatten-pvt-t fast'))
+    for ratio in ('flatten-pvt-t exact/fast: time',
+                  'agent-pvt-t/fast: time', 'mmdet-pvt-t/fast: time'):
+        assert ratio in row
+
+
 def test_benchmark_backbone_train_mode():
     out = run_tool('tools/analysis_tools/benchmark_backbone.py', '--models',
                    'agent-swin-t', '--shapes', '64x64', '--repeats', '1',

@@ -1,6 +1,7 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""Latency and peak memory of the Agent backbones, fast vs exact path, next
-to mmdet's softmax backbones, measured side by side in one run.
+"""Latency and peak memory of the Agent and FLatten backbones, fast vs
+exact path, next to each other and to mmdet's softmax backbones of the same
+size, measured side by side in one run.
 
 Every model of a setting (shape, batch, dtype, device) is timed in the same
 round-robin loop (one call of each model per round, after warm-up), so
@@ -11,6 +12,10 @@ Examples::
 
     python tools/analysis_tools/benchmark_backbone.py \
         --shapes 800x1344 1600x1600
+    # focused linear vs agent vs softmax attention, PVT-T and Swin-T sizes
+    python tools/analysis_tools/benchmark_backbone.py --models \
+        flatten-pvt-t agent-pvt-t mmdet-pvt-t \
+        flatten-swin-t agent-swin-t mmdet-swin-t
     python tools/analysis_tools/benchmark_backbone.py --device cuda \
         --dtypes fp32 fp16 --mode train --batch-sizes 2
 """
@@ -23,6 +28,7 @@ import torch
 
 import mmagent  # noqa: F401
 from mmagent import AgentPVT, AgentSwinTransformer
+from mmagent.models.backbones import FLattenPVT, FLattenSwinTransformer
 from mmagent.utils.profiling import peak_memory
 
 DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
@@ -40,10 +46,13 @@ def agent_pair(cls, arch):
     return build
 
 
-def mmdet_pvt_s():
-    from mmdet.models.backbones import PyramidVisionTransformer
-    return PyramidVisionTransformer(num_layers=[3, 4, 6, 3],
-                                    drop_path_rate=0.)
+def mmdet_pvt(depths):
+
+    def build():
+        from mmdet.models.backbones import PyramidVisionTransformer
+        return PyramidVisionTransformer(num_layers=depths, drop_path_rate=0.)
+
+    return build
 
 
 def mmdet_swin_t():
@@ -51,14 +60,23 @@ def mmdet_swin_t():
     return SwinTransformer(drop_path_rate=0.)
 
 
-# name -> (builder of {variant: model}, reference variant for ratios)
+# name -> (builder of {variant: model}, the models its fast path is
+# compared with besides its own exact path)
 SUITES = OrderedDict([
-    ('agent-pvt-s', (agent_pair(AgentPVT, 's'), 'mmdet-pvt-s')),
-    ('agent-swin-t', (agent_pair(AgentSwinTransformer, 't'), 'mmdet-swin-t')),
+    ('agent-pvt-s', (agent_pair(AgentPVT, 's'), ['mmdet-pvt-s'])),
+    ('agent-pvt-t', (agent_pair(AgentPVT, 't'), ['mmdet-pvt-t'])),
+    ('agent-swin-t', (agent_pair(AgentSwinTransformer, 't'),
+                      ['mmdet-swin-t'])),
+    ('flatten-pvt-t', (agent_pair(FLattenPVT, 't'),
+                       ['agent-pvt-t fast', 'mmdet-pvt-t'])),
+    ('flatten-swin-t', (agent_pair(FLattenSwinTransformer, 't'),
+                        ['agent-swin-t fast', 'mmdet-swin-t'])),
 ])
-BASELINES = OrderedDict([('mmdet-pvt-s', mmdet_pvt_s),
+BASELINES = OrderedDict([('mmdet-pvt-s', mmdet_pvt([3, 4, 6, 3])),
+                         ('mmdet-pvt-t', mmdet_pvt([2, 2, 2, 2])),
                          ('mmdet-swin-t', mmdet_swin_t)])
-ALL_MODELS = ['agent-pvt-s', 'agent-swin-t', 'mmdet-pvt-s', 'mmdet-swin-t']
+DEFAULT_MODELS = ['agent-pvt-s', 'agent-swin-t', 'mmdet-pvt-s',
+                  'mmdet-swin-t']
 
 
 def parse_shape(text):
@@ -68,10 +86,10 @@ def parse_shape(text):
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description='Benchmark Agent backbones (fast vs exact) and mmdet '
-        'softmax backbones side by side')
-    parser.add_argument('--models', nargs='+', default=ALL_MODELS,
-                        choices=ALL_MODELS)
+        description='Benchmark Agent and FLatten backbones (fast vs exact) '
+        'and mmdet softmax backbones side by side')
+    parser.add_argument('--models', nargs='+', default=DEFAULT_MODELS,
+                        choices=[*SUITES, *BASELINES])
     parser.add_argument('--shapes', nargs='+', type=parse_shape,
                         default=[(800, 1344)], metavar='HxW')
     parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1])
@@ -172,10 +190,11 @@ def main():
                     suite = name.split(' ')[0]
                     if name.endswith(' fast'):
                         ratios = []
-                        for other in (f'{suite} exact', SUITES[suite][1]):
+                        for other in (f'{suite} exact', *SUITES[suite][1]):
                             if other in latency:
+                                label = other.replace(' fast', '')
                                 ratios.append(
-                                    f'{other}/fast: time '
+                                    f'{label}/fast: time '
                                     f'{latency[other] / latency[name]:.2f}x')
                                 if other in memory and memory[name]:
                                     ratios[-1] += (
