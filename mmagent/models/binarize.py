@@ -1,0 +1,164 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""BiViT binarization of a built backbone, driven by config.
+
+``backbone=dict(type='BiViT', backbone=dict(type='AgentSwinTransformer',
+...), attn=True, mlp=False)`` builds the inner backbone, then
+:func:`binarize_backbone` turns every softmax attention module (Swin's
+window blocks, PVT's spatial-reduction blocks, DeiT's blocks) into its
+binary version: PWS binary ``qkv``/``q``/``kv``/``proj`` with binary inputs,
+binary Q/K/V, and softmax-aware binarization (SAB) of the attention map,
+whose logits get the relative position bias and the shift mask in full
+precision first. ``mlp=True`` also gives the MLPs PWS binary weights (their
+activations stay full precision, the paper's ImageNet setting). Patch
+embeddings, merging, norms, biases, ``alpha`` and everything outside the
+backbone stay full precision, as in the paper. The parameter names do not
+change (``alpha`` and ``alpha_initialized`` are added), so a
+full-precision checkpoint initialises the binary model.
+
+Agent, focused linear and the other kinds have no softmax map to binarize
+in this form and are left as they are; a backbone without any softmax
+attention is refused.
+"""
+from typing import Dict, Type
+
+import torch
+import torch.nn as nn
+from mmengine.registry import MODELS
+
+from .layers.attention.common import fp32_logits
+from .layers.attention.global_softmax import GlobalAttention
+from .layers.attention.spatial_reduction import SpatialReductionAttention
+from .layers.attention.window import WindowAttention
+from .layers.binary import (SAB_BETA, BinaryLinear, binary_sign,
+                            softmax_aware_binarize)
+from .layers.transformer_block import Mlp
+
+
+def _binary_attention(attn, q: torch.Tensor, k: torch.Tensor,
+                      v: torch.Tensor, bias=None) -> torch.Tensor:
+    """``SAB(q k^T * scale + bias) @ v`` on binary q, k, v ``(B, h, N, d)``;
+    the map is {0, 1}, not row-normalised: the binary ``proj`` takes the
+    sign of its input, so the row scale does not matter."""
+    q, k, v = binary_sign(q), binary_sign(k), binary_sign(v)
+    with fp32_logits(q, k) as (q_, k_):
+        logits = (q_ * attn.scale) @ k_.transpose(-2, -1)
+        if bias is not None:
+            logits = logits + bias
+        binary_map = softmax_aware_binarize(logits, attn.sab_beta)
+    return binary_map.to(v.dtype) @ v
+
+
+class BinaryWindowAttention(WindowAttention):
+    """:class:`WindowAttention` with BiViT binarization (see module)."""
+    binary_linears = ('qkv', 'proj')
+
+    def window_forward(self, windows, mask):
+        B_, N, C = windows.shape
+        h = self.num_heads
+        q, k, v = self.qkv(windows).reshape(B_, N, 3, h, C // h).permute(
+            2, 0, 3, 1, 4)
+        bias = self._relative_position_bias().unsqueeze(0)  # (1, h, N, N)
+        if mask is not None:
+            nW = mask.shape[0]
+            bias = (bias + mask.unsqueeze(1).to(bias.dtype)).repeat(
+                B_ // nW, 1, 1, 1)
+        x = _binary_attention(self, q, k, v, bias)
+        x = x.transpose(1, 2).reshape(B_, N, C)
+        return self.proj_drop(self.proj(x))
+
+
+class BinarySpatialReductionAttention(SpatialReductionAttention):
+    """:class:`SpatialReductionAttention` with BiViT binarization; the
+    reduction conv and its norm stay full precision."""
+    binary_linears = ('q', 'kv', 'proj')
+
+    def forward(self, x, hw_shape):
+        B, N, C = x.shape
+        h = self.num_heads
+        q = self.q(x).reshape(B, N, h, C // h).permute(0, 2, 1, 3)
+        if self.sr_ratio > 1:
+            x = x.permute(0, 2, 1).reshape(B, C, *hw_shape)
+            x = self.norm(self.sr(x).reshape(B, C, -1).permute(0, 2, 1))
+        k, v = self.kv(x).reshape(B, -1, 2, h, C // h).permute(2, 0, 3, 1, 4)
+        x = _binary_attention(self, q, k, v)
+        x = x.transpose(1, 2).reshape(B, N, C)
+        return self.proj_drop(self.proj(x))
+
+
+class BinaryGlobalAttention(GlobalAttention):
+    """:class:`GlobalAttention` (DeiT) with BiViT binarization."""
+    binary_linears = ('qkv', 'proj')
+
+    def forward(self, x, hw_shape=None):
+        B, N, C = x.shape
+        h = self.num_heads
+        q, k, v = self.qkv(x).reshape(B, N, 3, h, C // h).permute(
+            2, 0, 3, 1, 4)
+        x = _binary_attention(self, q, k, v)
+        x = x.transpose(1, 2).reshape(B, N, C)
+        return self.proj_drop(self.proj(x))
+
+
+#: softmax attention kind -> its binary version
+BINARY_ATTENTIONS: Dict[Type[nn.Module], Type[nn.Module]] = {
+    WindowAttention: BinaryWindowAttention,
+    SpatialReductionAttention: BinarySpatialReductionAttention,
+    GlobalAttention: BinaryGlobalAttention,
+}
+# keys a full-precision checkpoint lacks
+BINARY_OPTIONAL_KEYS = (r'.*\.alpha', r'.*\.alpha_initialized')
+
+
+def binarize_backbone(backbone: nn.Module, attn: bool = True,
+                      mlp: bool = False, beta: float = SAB_BETA) -> nn.Module:
+    """Binarize ``backbone`` in place (see the module docstring) and return
+    it. ``attn``: the softmax attention modules; ``mlp``: PWS binary weights
+    in every :class:`~mmagent.models.layers.Mlp`; ``beta``: SAB's threshold
+    factor (0.25 in the paper)."""
+    if not (attn or mlp):
+        raise ValueError('binarize_backbone: nothing to binarize, set attn '
+                         'and/or mlp')
+    if not 0 < beta <= 1:
+        raise ValueError(f'beta (the SAB threshold factor) must be in (0, 1], '
+                         f'got {beta}')
+    attentions = mlps = 0
+    for module in list(backbone.modules()):
+        binary = BINARY_ATTENTIONS.get(type(module))
+        if attn and binary is not None:
+            module.__class__ = binary  # same parameters, binary forward
+            module.sab_beta = beta
+            for name in binary.binary_linears:
+                setattr(module, name,
+                        BinaryLinear.from_float(getattr(module, name)))
+            attentions += 1
+        elif mlp and isinstance(module, Mlp):
+            for name in ('fc1', 'fc2'):
+                setattr(module, name,
+                        BinaryLinear.from_float(getattr(module, name),
+                                                binary_input=False))
+            mlps += 1
+    if attn and not attentions:
+        raise ValueError(
+            f'{type(backbone).__name__} has no softmax attention module to '
+            f'binarize (BiViT binarizes softmax attention maps: window, '
+            f'spatial-reduction or global blocks, attn_type codes B/S); '
+            f'agent and focused linear blocks are not binarized')
+    if mlp and not mlps:
+        raise ValueError(f'{type(backbone).__name__} has no Mlp to binarize')
+    backbone.optional_keys = (*getattr(backbone, 'optional_keys', ()),
+                              *BINARY_OPTIONAL_KEYS)
+    backbone.binarized = dict(attn=attn, mlp=mlp, beta=beta,
+                              attention_modules=attentions, mlps=mlps)
+    return backbone
+
+
+@MODELS.register_module(name='BiViT')
+def build_binarized_backbone(backbone: dict, attn: bool = True,
+                             mlp: bool = False,
+                             beta: float = SAB_BETA) -> nn.Module:
+    """Config entry ``dict(type='BiViT', backbone=dict(...), attn=True,
+    mlp=False, beta=0.25)``: the inner backbone, built and binarized by
+    :func:`binarize_backbone`. The result is the inner backbone's class,
+    with its parameter names."""
+    return binarize_backbone(MODELS.build(backbone), attn=attn, mlp=mlp,
+                             beta=beta)

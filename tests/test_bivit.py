@@ -1,0 +1,196 @@
+"""BiViT binarization: the quantizers against their definitions (SAB, the
+clipped sign STE, PWS), and the config-driven transform of the backbones'
+softmax attention (Swin windows with bias and shift mask, PVT spatial
+reduction, DeiT), which full-precision checkpoints initialise."""
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import TINY_PVT
+from mmengine.registry import MODELS
+
+from mmagent.models import binarize_backbone
+from mmagent.models.backbones import (AgentDeiT, AgentPVT,
+                                      AgentSwinTransformer, FLattenPVT)
+from mmagent.models.binarize import (BinaryGlobalAttention,
+                                     BinarySpatialReductionAttention,
+                                     BinaryWindowAttention)
+from mmagent.models.layers.attention import (SpatialReductionAttention,
+                                             WindowAttention,
+                                             shifted_window_mask,
+                                             window_partition)
+from mmagent.models.layers.attention.global_softmax import GlobalAttention
+from mmagent.models.layers.binary import (BinaryLinear, binary_sign,
+                                          softmax_aware_binarize)
+
+SWIN = dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8],
+            attn_type='BBBB')
+
+
+def test_sab_forward_is_thresholded_softmax():
+    logits = torch.randn(3, 4, 49, 49) * 3
+    probs = logits.softmax(-1)
+    expected = (probs >= 0.25 * probs.amax(-1, keepdim=True)).float()
+    out = softmax_aware_binarize(logits)
+    assert torch.equal(out, expected)
+    assert set(out.unique().tolist()) <= {0., 1.}
+    assert (out.sum(-1) >= 1).all()  # the row maximum always survives
+    # beta moves the threshold
+    assert softmax_aware_binarize(logits, 0.5).sum() < out.sum()
+
+
+def test_sab_gradient_is_the_softmax_gradient():
+    logits = torch.randn(2, 3, 16, 16, dtype=torch.float64,
+                         requires_grad=True)
+    upstream = torch.randn(2, 3, 16, 16, dtype=torch.float64)
+    grad, = torch.autograd.grad((softmax_aware_binarize(logits) *
+                                 upstream).sum(), logits)
+    expected, = torch.autograd.grad((logits.softmax(-1) * upstream).sum(),
+                                    logits)
+    assert torch.allclose(grad, expected, atol=1e-12)
+
+
+def test_sab_reduced_precision():
+    logits = torch.randn(2, 8, 8).half() * 100
+    out = softmax_aware_binarize(logits)
+    assert out.dtype == torch.float16
+    probs = logits.float().softmax(-1)
+    assert torch.equal(
+        out.float(), (probs >= 0.25 * probs.amax(-1, keepdim=True)).float())
+
+
+def test_sign_ste():
+    x = torch.tensor([-2., -1., -0.5, 0., 0.3, 1., 3.], requires_grad=True)
+    out = binary_sign(x)
+    assert out.tolist() == [-1., -1., -1., 1., 1., 1., 1.]
+    out.sum().backward()
+    assert x.grad.tolist() == [0., 0., 1., 1., 1., 0., 0.]
+
+
+def test_pws_binary_linear():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(8, 5)
+    with torch.no_grad():
+        linear.weight.mul_(10)  # some |W - mean| >= 1: clipped gradients
+    layer = BinaryLinear.from_float(linear)
+    assert layer.weight is linear.weight and layer.bias is linear.bias
+    assert not layer.alpha_initialized
+    x = torch.randn(4, 8)
+    out = layer(x)
+    # alpha = mean |W| per output channel, set at the first forward
+    assert layer.alpha_initialized
+    assert torch.allclose(layer.alpha,
+                          linear.weight.abs().mean(1, keepdim=True))
+    centred = linear.weight - linear.weight.mean(1, keepdim=True)
+    binary_w = layer.alpha * torch.where(centred >= 0, 1., -1.)
+    x_b = torch.where(x >= 0, 1., -1.)
+    assert torch.allclose(out, F.linear(x_b, binary_w, linear.bias))
+    # STE: through sign (clipped at |W - mean| < 1) and the centring
+    upstream = torch.randn_like(out)
+    (out * upstream).sum().backward()
+    g_wb = upstream.t() @ x_b  # dL / dW_b
+    g_c = layer.alpha.detach() * g_wb * (centred.abs() < 1)
+    expected = g_c - g_c.mean(1, keepdim=True)
+    assert torch.allclose(linear.weight.grad, expected, atol=1e-5)
+    sign_c = torch.where(centred >= 0, 1., -1.)
+    assert torch.allclose(layer.alpha.grad,
+                          (g_wb * sign_c).sum(1, keepdim=True), atol=1e-5)
+    # trained alphas survive a reload: no re-initialisation
+    with torch.no_grad():
+        layer.alpha.fill_(0.5)
+    reloaded = BinaryLinear(8, 5)
+    reloaded.load_state_dict(layer.state_dict())
+    reloaded(x)
+    assert torch.all(reloaded.alpha == 0.5)
+
+
+def test_binary_window_attention_matches_its_definition():
+    """A shifted window block: binary Q/K/V from the PWS qkv, the relative
+    position bias and the shift mask added in full precision, then SAB,
+    then the PWS proj."""
+    attn = WindowAttention(16, 2, window_size=4, shift_size=2).eval()
+    with torch.no_grad():
+        attn.relative_position_bias_table.normal_(0, 1)
+    model = torch.nn.Module()
+    model.attn = attn
+    binarize_backbone(model)
+    assert isinstance(attn, BinaryWindowAttention)
+    x = torch.randn(2, 8 * 8, 16)
+    with torch.no_grad():
+        out = attn(x, (8, 8))
+        # by hand
+        shifted = torch.roll(x.view(2, 8, 8, 16), (-2, -2), (1, 2))
+        windows = window_partition(shifted, 4)  # (2*4, 16, 16)
+        qkv = attn.qkv(windows).reshape(8, 16, 3, 2, 8).permute(2, 0, 3, 1, 4)
+        q, k, v = (torch.where(t >= 0, 1., -1.) for t in qkv)
+        mask = shifted_window_mask((8, 8), 4, 2, x.device)
+        logits = (q * attn.scale) @ k.transpose(-2, -1) + \
+            attn._relative_position_bias()[None] + \
+            mask.unsqueeze(1).repeat(2, 1, 1, 1)
+        probs = logits.softmax(-1)
+        amap = (probs >= 0.25 * probs.amax(-1, keepdim=True)).float()
+        y = attn.proj((amap @ v).transpose(1, 2).reshape(8, 16, 16))
+        y = y.view(2, 2, 2, 4, 4, 16).permute(0, 1, 3, 2, 4, 5).reshape(
+            2, 8, 8, 16)
+        expected = torch.roll(y, (2, 2), (1, 2)).reshape(2, 64, 16)
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize('build,kind,binary', [
+    (lambda: AgentSwinTransformer(arch=SWIN, drop_path_rate=0.),
+     WindowAttention, BinaryWindowAttention),
+    (lambda: AgentPVT(attn_type='BBBB', **TINY_PVT),
+     SpatialReductionAttention, BinarySpatialReductionAttention),
+    (lambda: AgentDeiT(embed_dims=48, depth=2, num_heads=3, attn_type='B',
+                       drop_path_rate=0.),
+     GlobalAttention, BinaryGlobalAttention),
+])
+def test_transform_binarizes_softmax_attention_only(build, kind, binary,
+                                                    tmp_path):
+    """Every softmax attention module of the family becomes binary; patch
+    embeddings, norms, MLPs stay full precision; a full-precision
+    checkpoint initialises it; forward and backward run."""
+    fp_model = build()
+    checkpoint = tmp_path / 'fp.pth'
+    torch.save({'state_dict': fp_model.state_dict()}, checkpoint)
+    model = binarize_backbone(build())
+    attentions = [m for m in model.modules() if isinstance(m, kind)]
+    assert attentions and all(type(m) is binary for m in attentions)
+    binary_linears = {n for n, m in model.named_modules()
+                      if isinstance(m, BinaryLinear)}
+    assert binary_linears and all('.attn.' in n for n in binary_linears)
+    assert set(model.state_dict()) - set(fp_model.state_dict()) == {
+        f'{n}.{p}' for n in binary_linears
+        for p in ('alpha', 'alpha_initialized')}
+    model.load_pretrained(str(checkpoint))
+    assert all(torch.equal(model.state_dict()[k], v)
+               for k, v in fp_model.state_dict().items())
+    x = torch.randn(2, 3, 64, 64)
+    outs = model(x)
+    sum((o * o).sum() for o in outs).backward()
+    assert all(torch.isfinite(o).all() for o in outs)
+    for name in binary_linears:
+        layer = model.get_submodule(name)
+        assert layer.alpha_initialized and layer.alpha.grad is not None
+        if name.endswith('proj'):  # weights get the STE gradient
+            assert layer.weight.grad.abs().sum() > 0
+
+
+def test_config_entry_and_mlp_weights():
+    model = MODELS.build(dict(
+        type='BiViT', mlp=True,
+        backbone=dict(type='AgentPVT', attn_type='BBBB', **TINY_PVT)))
+    assert type(model) is AgentPVT
+    assert model.binarized['attention_modules'] == 4
+    assert model.binarized['mlps'] == 4
+    fc1 = model.block1[0].mlp.fc1
+    assert isinstance(fc1, BinaryLinear) and not fc1.binary_input
+    assert model(torch.randn(1, 3, 64, 64))[0].shape == (1, 16, 16, 16)
+
+
+def test_refuses_what_it_cannot_binarize():
+    with pytest.raises(ValueError, match='no softmax attention module'):
+        binarize_backbone(FLattenPVT(**TINY_PVT))
+    with pytest.raises(ValueError, match='nothing to binarize'):
+        binarize_backbone(AgentPVT(**TINY_PVT), attn=False)
+    with pytest.raises(ValueError, match='beta'):
+        binarize_backbone(AgentPVT(attn_type='BBBB', **TINY_PVT), beta=0)
