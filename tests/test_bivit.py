@@ -6,7 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import TINY_PVT
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
 from mmengine.registry import MODELS
+from mmengine.runner import Runner
 
 from mmagent.models import binarize_backbone
 from mmagent.models.backbones import (AgentDeiT, AgentPVT,
@@ -160,7 +163,7 @@ def test_transform_binarizes_softmax_attention_only(build, kind, binary,
     assert binary_linears and all('.attn.' in n for n in binary_linears)
     assert set(model.state_dict()) - set(fp_model.state_dict()) == {
         f'{n}.{p}' for n in binary_linears
-        for p in ('alpha', 'alpha_initialized')}
+        for p in ('alpha', 'alpha_initialized', 'binary_enabled')}
     model.load_pretrained(str(checkpoint))
     assert all(torch.equal(model.state_dict()[k], v)
                for k, v in fp_model.state_dict().items())
@@ -194,3 +197,106 @@ def test_refuses_what_it_cannot_binarize():
         binarize_backbone(AgentPVT(**TINY_PVT), attn=False)
     with pytest.raises(ValueError, match='beta'):
         binarize_backbone(AgentPVT(attn_type='BBBB', **TINY_PVT), beta=0)
+
+
+class ToyClassifier(BaseModel):
+    """A binarized tiny Agent-PVT (softmax blocks) and a linear head."""
+
+    def __init__(self, mlp='deferred'):
+        super().__init__()
+        self.backbone = MODELS.build(dict(
+            type='BiViT', mlp=mlp,
+            backbone=dict(type='AgentPVT', attn_type='BBBB', **TINY_PVT)))
+        self.head = torch.nn.Linear(64, 2)
+
+    def forward(self, inputs, labels=None, mode='tensor'):
+        logits = self.head(self.backbone(inputs)[-1].mean((2, 3)))
+        if mode == 'loss':
+            return dict(loss=F.cross_entropy(logits, labels))
+        return logits
+
+
+class RecordStage(Hook):
+    priority = 'LOW'  # after the CLB hook
+
+    def __init__(self):
+        self.stages = {}
+
+    def before_train_epoch(self, runner):
+        fc1 = runner.model.backbone.block1[0].mlp.fc1
+        self.stages[runner.epoch + 1] = bool(fc1.binary_enabled)
+
+
+def clb_runner(work_dir, max_epochs, resume=False):
+    torch.manual_seed(0)
+    data = [dict(inputs=torch.randn(3, 64, 64), labels=i % 2)
+            for i in range(4)]
+    record = RecordStage()
+    runner = Runner(
+        model=ToyClassifier(), work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=data, batch_size=2, num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate')),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
+        custom_hooks=[dict(type='CrossLayerBinarizationHook',
+                           switch_epoch=2), record],
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook',
+                                           interval=1)),
+        resume=resume, default_scope='mmengine')
+    return runner, record
+
+
+def test_clb_switches_at_the_configured_epoch_and_survives_resume(
+        tmp_path):
+    runner, record = clb_runner(tmp_path, 3)
+    fc1 = runner.model.backbone.block1[0].mlp.fc1
+    qkv_alpha = runner.model.backbone.block1[0].attn.q.alpha
+    runner.train()
+    # stage 1 for epochs 1-2, stage 2 from epoch 3
+    assert record.stages == {1: False, 2: False, 3: True}
+    assert fc1.alpha_initialized and bool(fc1.binary_enabled)
+    # alpha was initialised from the weights stage 1 trained, then trained
+    stage1 = torch.load(tmp_path / 'epoch_2.pth', weights_only=False)
+    key = 'backbone.block1.0.mlp.fc1'
+    assert not stage1['state_dict'][f'{key}.binary_enabled']
+    assert not stage1['state_dict'][f'{key}.alpha_initialized']
+    assert stage1['state_dict'][f'{key}.alpha'].abs().sum() == 0
+    assert qkv_alpha.abs().sum() > 0  # the attention was binary from 1
+    final = torch.load(tmp_path / 'epoch_3.pth', weights_only=False)
+    assert final['state_dict'][f'{key}.binary_enabled']
+
+    # --resume from the last stage-1 checkpoint: stage 2 again at epoch 3
+    resumed_dir = tmp_path / 'resumed'
+    resumed_dir.mkdir()
+    (resumed_dir / 'epoch_2.pth').write_bytes(
+        (tmp_path / 'epoch_2.pth').read_bytes())
+    (resumed_dir / 'last_checkpoint').write_text(
+        str(resumed_dir / 'epoch_2.pth'))
+    runner, record = clb_runner(resumed_dir, 3, resume=True)
+    runner.train()
+    assert record.stages == {3: True}
+    again = torch.load(resumed_dir / 'epoch_3.pth', weights_only=False)
+    assert torch.allclose(again['state_dict'][f'{key}.alpha'],
+                          final['state_dict'][f'{key}.alpha'])
+
+    # a stage-2 checkpoint loads into a freshly built model in stage 2
+    model = ToyClassifier()
+    model.load_state_dict(final['state_dict'])
+    assert bool(model.backbone.block1[0].mlp.fc1.binary_enabled)
+
+
+def test_clb_needs_deferred_mlps(tmp_path):
+    runner = Runner(
+        model=ToyClassifier(mlp=False), work_dir=str(tmp_path),
+        train_dataloader=dict(
+            dataset=[dict(inputs=torch.randn(3, 64, 64), labels=0)] * 2,
+            batch_size=2, sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate')),
+        train_cfg=dict(by_epoch=True, max_epochs=1),
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
+        custom_hooks=[dict(type='CrossLayerBinarizationHook',
+                           switch_epoch=1)], default_scope='mmengine')
+    with pytest.raises(ValueError, match="mlp='deferred'"):
+        runner.train()

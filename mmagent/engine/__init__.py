@@ -1,13 +1,15 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Training-time pieces for mmengine's Runner: crash-safe checkpoints and
-resume, mixed precision on CPU."""
+resume, mixed precision on CPU, BiViT's cross-layer binarization."""
 from .amp import CPUAmpOptimWrapper, configure_amp
+from .binarization import CrossLayerBinarizationHook
 from .checkpointing import (SafeCheckpointHook, check_checkpoints,
                             find_resumable_checkpoint,
                             use_safe_checkpoint_hook)
 
 __all__ = [
-    'CPUAmpOptimWrapper', 'configure_amp', 'SafeCheckpointHook',
+    'CPUAmpOptimWrapper', 'configure_amp', 'CrossLayerBinarizationHook',
+    'SafeCheckpointHook',
     'check_checkpoints', 'find_resumable_checkpoint',
     'use_safe_checkpoint_hook'
 ]

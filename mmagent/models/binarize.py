@@ -9,7 +9,10 @@ binary version: PWS binary ``qkv``/``q``/``kv``/``proj`` with binary inputs,
 binary Q/K/V, and softmax-aware binarization (SAB) of the attention map,
 whose logits get the relative position bias and the shift mask in full
 precision first. ``mlp=True`` also gives the MLPs PWS binary weights (their
-activations stay full precision, the paper's ImageNet setting). Patch
+activations stay full precision, the paper's ImageNet setting);
+``mlp='deferred'`` builds them disabled, for
+:class:`~mmagent.engine.CrossLayerBinarizationHook` to enable at its second
+stage (the paper's CLB). Patch
 embeddings, merging, norms, biases, ``alpha`` and everything outside the
 backbone stay full precision, as in the paper. The parameter names do not
 change (``alpha`` and ``alpha_initialized`` are added), so a
@@ -19,7 +22,7 @@ Agent, focused linear and the other kinds have no softmax map to binarize
 in this form and are left as they are; a backbone without any softmax
 attention is refused.
 """
-from typing import Dict, Type
+from typing import Dict, Type, Union
 
 import torch
 import torch.nn as nn
@@ -106,15 +109,21 @@ BINARY_ATTENTIONS: Dict[Type[nn.Module], Type[nn.Module]] = {
     GlobalAttention: BinaryGlobalAttention,
 }
 # keys a full-precision checkpoint lacks
-BINARY_OPTIONAL_KEYS = (r'.*\.alpha', r'.*\.alpha_initialized')
+BINARY_OPTIONAL_KEYS = (r'.*\.alpha', r'.*\.alpha_initialized',
+                        r'.*\.binary_enabled')
 
 
 def binarize_backbone(backbone: nn.Module, attn: bool = True,
-                      mlp: bool = False, beta: float = SAB_BETA) -> nn.Module:
+                      mlp: Union[bool, str] = False,
+                      beta: float = SAB_BETA) -> nn.Module:
     """Binarize ``backbone`` in place (see the module docstring) and return
     it. ``attn``: the softmax attention modules; ``mlp``: PWS binary weights
-    in every :class:`~mmagent.models.layers.Mlp`; ``beta``: SAB's threshold
-    factor (0.25 in the paper)."""
+    in every :class:`~mmagent.models.layers.Mlp` (``True``), or built
+    disabled for cross-layer binarization (``'deferred'``); ``beta``: SAB's
+    threshold factor (0.25 in the paper)."""
+    if mlp not in (False, True, 'deferred'):
+        raise ValueError(f"mlp must be False, True or 'deferred', got "
+                         f'{mlp!r}')
     if not (attn or mlp):
         raise ValueError('binarize_backbone: nothing to binarize, set attn '
                          'and/or mlp')
@@ -133,9 +142,11 @@ def binarize_backbone(backbone: nn.Module, attn: bool = True,
             attentions += 1
         elif mlp and isinstance(module, Mlp):
             for name in ('fc1', 'fc2'):
-                setattr(module, name,
-                        BinaryLinear.from_float(getattr(module, name),
-                                                binary_input=False))
+                layer = BinaryLinear.from_float(
+                    getattr(module, name), binary_input=False,
+                    enabled=mlp is True)
+                layer.clb_stage = 2 if mlp == 'deferred' else None
+                setattr(module, name, layer)
             mlps += 1
     if attn and not attentions:
         raise ValueError(
@@ -154,7 +165,7 @@ def binarize_backbone(backbone: nn.Module, attn: bool = True,
 
 @MODELS.register_module(name='BiViT')
 def build_binarized_backbone(backbone: dict, attn: bool = True,
-                             mlp: bool = False,
+                             mlp: Union[bool, str] = False,
                              beta: float = SAB_BETA) -> nn.Module:
     """Config entry ``dict(type='BiViT', backbone=dict(...), attn=True,
     mlp=False, beta=0.25)``: the inner backbone, built and binarized by

@@ -84,25 +84,32 @@ class BinaryLinear(nn.Linear):
             paper's MLPs). Default: True.
 
     ``alpha`` (``(out_features, 1)``) is set to ``mean(|W|)`` per row at the
-    first forward unless ``alpha_initialized`` (a buffer saved in
+    first binary forward unless ``alpha_initialized`` (a buffer saved in
     checkpoints) says it already holds trained values; the weight's sign
-    uses the clipped straight-through estimator.
+    uses the clipped straight-through estimator. While the
+    ``binary_enabled`` buffer is False the layer is a plain full-precision
+    linear: cross-layer binarization builds the MLPs' binary layers so and
+    enables them at its second stage (the parameters exist from the start,
+    so the optimizer and checkpoints cover them throughout).
     """
 
     def __init__(self, in_features: int, out_features: int,
-                 bias: bool = True, binary_input: bool = True, **kwargs):
+                 bias: bool = True, binary_input: bool = True,
+                 enabled: bool = True, **kwargs):
         super().__init__(in_features, out_features, bias=bias, **kwargs)
         self.binary_input = binary_input
         self.alpha = nn.Parameter(torch.zeros(out_features, 1))
         self.register_buffer('alpha_initialized', torch.tensor(False))
+        self.register_buffer('binary_enabled', torch.tensor(bool(enabled)))
 
     @classmethod
-    def from_float(cls, linear: nn.Linear,
-                   binary_input: bool = True) -> 'BinaryLinear':
+    def from_float(cls, linear: nn.Linear, binary_input: bool = True,
+                   enabled: bool = True) -> 'BinaryLinear':
         """A binary layer sharing ``linear``'s weight and bias tensors."""
         new = cls(linear.in_features, linear.out_features,
                   bias=linear.bias is not None, binary_input=binary_input,
-                  device=linear.weight.device, dtype=linear.weight.dtype)
+                  enabled=enabled, device=linear.weight.device,
+                  dtype=linear.weight.dtype)
         new.weight = linear.weight
         new.bias = linear.bias
         return new
@@ -117,6 +124,8 @@ class BinaryLinear(nn.Linear):
         return self.alpha * binary_sign(centred)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not bool(self.binary_enabled):
+            return super().forward(x)
         if self.binary_input:
             x = binary_sign(x)
         return F.linear(x, self.binary_weight().to(x.dtype),
