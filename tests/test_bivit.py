@@ -2,10 +2,13 @@
 clipped sign STE, PWS), and the config-driven transform of the backbones'
 softmax attention (Swin windows with bias and shift mask, PVT spatial
 reduction, DeiT), which full-precision checkpoints initialise."""
+import re
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY_PVT
+from conftest import TINY_PVT, run
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
@@ -300,3 +303,50 @@ def test_clb_needs_deferred_mlps(tmp_path):
                            switch_epoch=1)], default_scope='mmengine')
     with pytest.raises(ValueError, match="mlp='deferred'"):
         runner.train()
+
+
+def test_packed_checkpoint_reloads_to_identical_outputs(tmp_path):
+    """tools/model_converters/bivit_pack.py: 1 bit per binary weight, >=
+    20x smaller than fp32 for the binarized layers, same outputs."""
+    def build():
+        return MODELS.build(dict(
+            type='BiViT', mlp=True,
+            backbone=dict(type='AgentSwinTransformer', drop_path_rate=0.,
+                          arch=dict(embed_dims=96, depths=[2, 2, 2, 2],
+                                    num_heads=[3, 6, 12, 24],
+                                    attn_type='BBBB')))).eval()
+
+    model = build()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        model(x)  # the first binary forward sets alpha
+        for p in model.parameters():  # trained-looking alphas and biases
+            p.add_(torch.randn_like(p) * 1e-3)
+        expected = model(x)
+    src = tmp_path / 'trained.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {'epoch': 3}},
+               src)
+    packed, unpacked = tmp_path / 'packed.pth', tmp_path / 'unpacked.pth'
+    out = run([sys.executable, 'tools/model_converters/bivit_pack.py',
+               'pack', str(src), str(packed)]).stdout
+    ratio = float(re.search(r'\(([\d.]+)x smaller\)', out).group(1))
+    assert ratio >= 20
+    assert packed.stat().st_size < src.stat().st_size / 4
+    run([sys.executable, 'tools/model_converters/bivit_pack.py', 'unpack',
+         str(packed), str(unpacked)])
+    fresh = build()
+    fresh.load_state_dict(
+        torch.load(unpacked, weights_only=True)['state_dict'])
+    with torch.no_grad():
+        got = fresh(x)
+    assert all(torch.equal(a, b) for a, b in zip(got, expected))
+
+
+def test_pack_refuses_a_full_precision_checkpoint(tmp_path):
+    src = tmp_path / 'fp.pth'
+    torch.save({'state_dict': AgentPVT(**TINY_PVT).state_dict()}, src)
+    result = run([sys.executable, 'tools/model_converters/bivit_pack.py',
+                  'pack', str(src), str(tmp_path / 'out.pth')], check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert 'no binary layer in use' in result.stderr
+    assert not (tmp_path / 'out.pth').exists()
