@@ -402,3 +402,38 @@ def test_distillation_from_a_frozen_teacher(tmp_path):
         MODELS.build(dict(
             classifier_cfg(fp_backbone), type='DistilledImageClassifier',
             teacher=classifier_cfg(fp_backbone), teacher_checkpoint=str(bad)))
+
+
+def test_agent_attention_experimental_option():
+    """agent=True: SAB on both agent maps, rows divided by their count,
+    binary Q/K/V and agents, the full-precision DWC on the binary V."""
+    from mmagent.models.binarize import BinaryAgentAttention
+    from mmagent.models.layers.attention import AgentAttention
+    with pytest.raises(ValueError, match='agent=True'):
+        binarize_backbone(AgentPVT(**TINY_PVT))  # 'AAAA': nothing softmax
+    model = binarize_backbone(AgentPVT(**TINY_PVT), agent=True).eval()
+    attn = model.block1[0].attn
+    assert type(attn) is BinaryAgentAttention
+    assert isinstance(attn.q, BinaryLinear)
+    x = torch.randn(2, 16 * 16, 16)
+    with torch.no_grad():
+        out = attn(x, (16, 16))
+        sign = lambda t: torch.where(t >= 0, 1., -1.)  # noqa: E731
+        q, k, v = sign(attn.q(x)), *sign(attn.kv(x)).chunk(2, dim=-1)
+        agents = sign(AgentAttention.pool_agents(attn, q, (16, 16)))
+        q, k, v, agents = (attn._split_heads(t) for t in (q, k, v, agents))
+        agent_bias, token_bias = attn.position_biases((16, 16),
+                                                      torch.float32)
+
+        def binary_map(a, b, bias):
+            p = ((a * attn.scale) @ b.transpose(-2, -1) + bias).softmax(-1)
+            m = (p >= 0.25 * p.amax(-1, keepdim=True)).float()
+            return m / m.sum(-1, keepdim=True)
+
+        mixed = binary_map(q, agents, token_bias) @ (
+            binary_map(agents, k, agent_bias) @ v)
+        expected = attn.proj(attn.add_dwc(mixed, v, (16, 16)))
+    assert torch.allclose(out, expected, atol=1e-5)
+    outs = model(torch.randn(1, 3, 64, 64))
+    sum((o * o).sum() for o in outs).backward()
+    assert attn.q.alpha.grad is not None

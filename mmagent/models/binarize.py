@@ -18,9 +18,17 @@ backbone stay full precision, as in the paper. The parameter names do not
 change (``alpha`` and ``alpha_initialized`` are added), so a
 full-precision checkpoint initialises the binary model.
 
-Agent, focused linear and the other kinds have no softmax map to binarize
-in this form and are left as they are; a backbone without any softmax
-attention is refused.
+``agent=True`` (experimental: not in the paper, no published result)
+also binarizes agent attention: binary Q/K/V and agents (the sign of the
+pooled binary queries), SAB on both of its softmax maps, each binary map
+divided by its row's number of ones, because neither map is followed by a
+binary projection: ``agents -> V`` feeds the second map and
+``queries -> agents`` is added to the DWC of V, whose balance an
+unnormalised row count would change. Its ``qkv``/``q``/``kv``/``proj`` get
+PWS weights (a CSwin block's own projections stay full precision).
+
+Focused linear attention has no softmax map and is left as it is; a
+backbone without any attention to binarize is refused.
 """
 from typing import Dict, Type, Union
 
@@ -28,6 +36,7 @@ import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 
+from .layers.attention.agent import AgentAttention
 from .layers.attention.common import fp32_logits
 from .layers.attention.global_softmax import GlobalAttention
 from .layers.attention.spatial_reduction import SpatialReductionAttention
@@ -102,6 +111,34 @@ class BinaryGlobalAttention(GlobalAttention):
         return self.proj_drop(self.proj(x))
 
 
+class BinaryAgentAttention(AgentAttention):
+    """:class:`AgentAttention` with SAB on both maps (experimental; see the
+    module docstring)."""
+
+    @property
+    def binary_linears(self):
+        if self.fused_qkv is None:  # CSwin: the block owns the projections
+            return ()
+        return ('qkv', 'proj') if self.fused_qkv else ('q', 'kv', 'proj')
+
+    def _binary_map(self, a, b, bias):
+        """SAB of ``a b^T * scale + bias``, rows divided by their count."""
+        with fp32_logits(a, b) as (a_, b_):
+            logits = (a_ * self.scale) @ b_.transpose(-2, -1) + bias
+            binary_map = softmax_aware_binarize(logits, self.sab_beta)
+        return binary_map / binary_map.sum(-1, keepdim=True)
+
+    def attend(self, q, k, v, hw_shape):
+        hw = (int(hw_shape[0]), int(hw_shape[1]))
+        q, k, v = binary_sign(q), binary_sign(k), binary_sign(v)
+        agents = binary_sign(self.pool_agents(q, hw))
+        q, k, v, agents = (self._split_heads(t) for t in (q, k, v, agents))
+        agent_bias, token_bias = self.position_biases(hw, torch.float32)
+        agent_v = self._binary_map(agents, k, agent_bias).to(v.dtype) @ v
+        out = self._binary_map(q, agents, token_bias).to(v.dtype) @ agent_v
+        return self.add_dwc(out, v, hw)
+
+
 #: softmax attention kind -> its binary version
 BINARY_ATTENTIONS: Dict[Type[nn.Module], Type[nn.Module]] = {
     WindowAttention: BinaryWindowAttention,
@@ -115,12 +152,14 @@ BINARY_OPTIONAL_KEYS = (r'.*\.alpha', r'.*\.alpha_initialized',
 
 def binarize_backbone(backbone: nn.Module, attn: bool = True,
                       mlp: Union[bool, str] = False,
-                      beta: float = SAB_BETA) -> nn.Module:
+                      beta: float = SAB_BETA,
+                      agent: bool = False) -> nn.Module:
     """Binarize ``backbone`` in place (see the module docstring) and return
     it. ``attn``: the softmax attention modules; ``mlp``: PWS binary weights
     in every :class:`~mmagent.models.layers.Mlp` (``True``), or built
     disabled for cross-layer binarization (``'deferred'``); ``beta``: SAB's
-    threshold factor (0.25 in the paper)."""
+    threshold factor (0.25 in the paper); ``agent``: agent attention too
+    (experimental)."""
     if mlp not in (False, True, 'deferred'):
         raise ValueError(f"mlp must be False, True or 'deferred', got "
                          f'{mlp!r}')
@@ -131,12 +170,15 @@ def binarize_backbone(backbone: nn.Module, attn: bool = True,
         raise ValueError(f'beta (the SAB threshold factor) must be in (0, 1], '
                          f'got {beta}')
     attentions = mlps = 0
+    kinds = dict(BINARY_ATTENTIONS)
+    if agent:
+        kinds[AgentAttention] = BinaryAgentAttention
     for module in list(backbone.modules()):
-        binary = BINARY_ATTENTIONS.get(type(module))
+        binary = kinds.get(type(module))
         if attn and binary is not None:
             module.__class__ = binary  # same parameters, binary forward
             module.sab_beta = beta
-            for name in binary.binary_linears:
+            for name in module.binary_linears:
                 setattr(module, name,
                         BinaryLinear.from_float(getattr(module, name)))
             attentions += 1
@@ -152,13 +194,14 @@ def binarize_backbone(backbone: nn.Module, attn: bool = True,
         raise ValueError(
             f'{type(backbone).__name__} has no softmax attention module to '
             f'binarize (BiViT binarizes softmax attention maps: window, '
-            f'spatial-reduction or global blocks, attn_type codes B/S); '
-            f'agent and focused linear blocks are not binarized')
+            f'spatial-reduction or global blocks, attn_type codes B/S, and '
+            f'agent blocks with agent=True); focused linear blocks are not '
+            f'binarized')
     if mlp and not mlps:
         raise ValueError(f'{type(backbone).__name__} has no Mlp to binarize')
     backbone.optional_keys = (*getattr(backbone, 'optional_keys', ()),
                               *BINARY_OPTIONAL_KEYS)
-    backbone.binarized = dict(attn=attn, mlp=mlp, beta=beta,
+    backbone.binarized = dict(attn=attn, mlp=mlp, beta=beta, agent=agent,
                               attention_modules=attentions, mlps=mlps)
     return backbone
 
@@ -166,10 +209,11 @@ def binarize_backbone(backbone: nn.Module, attn: bool = True,
 @MODELS.register_module(name='BiViT')
 def build_binarized_backbone(backbone: dict, attn: bool = True,
                              mlp: Union[bool, str] = False,
-                             beta: float = SAB_BETA) -> nn.Module:
+                             beta: float = SAB_BETA,
+                             agent: bool = False) -> nn.Module:
     """Config entry ``dict(type='BiViT', backbone=dict(...), attn=True,
-    mlp=False, beta=0.25)``: the inner backbone, built and binarized by
-    :func:`binarize_backbone`. The result is the inner backbone's class,
-    with its parameter names."""
+    mlp=False, beta=0.25, agent=False)``: the inner backbone, built and
+    binarized by :func:`binarize_backbone`. The result is the inner
+    backbone's class, with its parameter names."""
     return binarize_backbone(MODELS.build(backbone), attn=attn, mlp=mlp,
-                             beta=beta)
+                             beta=beta, agent=agent)

@@ -343,14 +343,8 @@ class AgentAttention(BaseModule):
         """Agent attention of projected ``(B, E + H*W, C)`` queries, keys
         and values, plus the DWC of the values' map."""
         b, n, c = q.shape
-        H, W = hw_shape
-        hw = (int(H), int(W))
-        E = self.num_extra_tokens
-        # Agents: adaptive average pooling of the (unscaled) map queries.
-        agents = F.adaptive_avg_pool2d(
-            q[:, E:].reshape(b, H, W, c).permute(0, 3, 1, 2),
-            self.agent_shape)
-        agents = agents.reshape(b, c, -1).permute(0, 2, 1)
+        hw = (int(hw_shape[0]), int(hw_shape[1]))
+        agents = self.pool_agents(q, hw)
         q, k, v, agents = (self._split_heads(t) for t in (q, k, v, agents))
         agent_bias, token_bias = self.position_biases(hw, q.dtype)
 
@@ -373,8 +367,29 @@ class AgentAttention(BaseModule):
                 q, agents, agent_v, attn_mask=token_bias, dropout_p=p,
                 scale=self.scale)
 
+        return self.add_dwc(out, v, hw)
+
+    def pool_agents(self, q: torch.Tensor,
+                    hw: Tuple[int, int]) -> torch.Tensor:
+        """The agents: adaptive average pooling of the (unscaled) map
+        queries ``(B, E + H*W, C)`` -> ``(B, Na, C)``."""
+        b, _, c = q.shape
+        E = self.num_extra_tokens
+        agents = F.adaptive_avg_pool2d(
+            q[:, E:].reshape(b, *hw, c).permute(0, 3, 1, 2),
+            self.agent_shape)
+        return agents.reshape(b, c, -1).permute(0, 2, 1)
+
+    def add_dwc(self, out: torch.Tensor, v: torch.Tensor,
+                hw: Tuple[int, int]) -> torch.Tensor:
+        """Per-head attention output ``(B, h, E + H*W, d)`` merged to
+        ``(B, E + H*W, C)``, plus the DWC of the values' map (per-head
+        ``v``, the extra tokens excepted)."""
+        b, _, n, _ = out.shape
+        c = self.embed_dims
+        E = self.num_extra_tokens
         out = out.transpose(1, 2).reshape(b, n, c)
-        v_map = v[:, :, E:].transpose(1, 2).reshape(b, H, W, c).permute(
+        v_map = v[:, :, E:].transpose(1, 2).reshape(b, *hw, c).permute(
             0, 3, 1, 2)
         dwc = getattr(self, self.dwc_name)(v_map).permute(0, 2, 3, 1)
         if not E:
