@@ -22,8 +22,8 @@ SEG_DEMO = 'configs/seg/demo/fpn_agent-pvt-t_demo-scenes.py'
 
 def test_model_names_resolve_through_the_model_index():
     models = model_index()
-    # cls, det, seg: Agent + FLatten
-    assert len(models) == 18 + 17 + 16 + 5 + 7 + 3
+    # cls, det, seg: Agent + FLatten + BiViT
+    assert len(models) == 18 + 17 + 4 + 16 + 5 + 2 + 7 + 3
     path = resolve_config('mask-rcnn_agent-pvt-t_fpn_1x_coco')
     assert path == osp.join(REPO_ROOT, 'configs/det/'
                             'mask-rcnn_agent-pvt-t_fpn_1x_coco.py')

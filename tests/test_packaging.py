@@ -43,5 +43,5 @@ def test_wheel_install_resolves_model_names(tmp_path):
     mim = os.path.join(str(site), 'mmagent', '.mim', 'configs', 'det')
     assert lines[0].startswith(str(site)) and REPO_ROOT not in lines[0]
     assert lines[1] == os.path.join(mim, 'mask-rcnn_agent-pvt-t_fpn_1x_coco.py')
-    # cls 18 + 17, det 16 + 5, seg 7 + 3 (Agent + FLatten)
-    assert lines[2:4] == ['AgentPVT t', '66']
+    # cls 18 + 17 + 4, det 16 + 5 + 2, seg 7 + 3 (Agent + FLatten + BiViT)
+    assert lines[2:4] == ['AgentPVT t', '72']
