@@ -29,6 +29,15 @@ def test_benchmark_backbone_compares_flatten_agent_softmax():
         assert ratio in row
 
 
+def test_benchmark_backbone_bivit_against_full_precision():
+    out = run_tool('tools/analysis_tools/benchmark_backbone.py', '--models',
+                   'bivit-swin-t', 'swin-t', '--shapes', '64x64',
+                   '--repeats', '1', '--no-memory')
+    row = next(line for line in out.splitlines()
+               if line.startswith('bivit-swin-t binary'))
+    assert 'swin-t/binary: time' in row
+
+
 def test_benchmark_backbone_train_mode():
     out = run_tool('tools/analysis_tools/benchmark_backbone.py', '--models',
                    'agent-swin-t', '--shapes', '64x64', '--repeats', '1',

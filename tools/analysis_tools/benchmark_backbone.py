@@ -1,7 +1,8 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Latency and peak memory of the Agent and FLatten backbones, fast vs
 exact path, next to each other and to mmdet's softmax backbones of the same
-size, measured side by side in one run.
+size, and of BiViT's fake-quantized Swin-T next to full-precision Swin-T,
+measured side by side in one run.
 
 Every model of a setting (shape, batch, dtype, device) is timed in the same
 round-robin loop (one call of each model per round, after warm-up), so
@@ -16,6 +17,9 @@ Examples::
     python tools/analysis_tools/benchmark_backbone.py --models \
         flatten-pvt-t agent-pvt-t mmdet-pvt-t \
         flatten-swin-t agent-swin-t mmdet-swin-t
+    # BiViT (fake-quantized binary) Swin-T vs full-precision Swin-T
+    python tools/analysis_tools/benchmark_backbone.py --models \
+        bivit-swin-t swin-t --shapes 224x224 800x1344
     python tools/analysis_tools/benchmark_backbone.py --device cuda \
         --dtypes fp32 fp16 --mode train --batch-sizes 2
 """
@@ -60,8 +64,25 @@ def mmdet_swin_t():
     return SwinTransformer(drop_path_rate=0.)
 
 
-# name -> (builder of {variant: model}, the models its fast path is
-# compared with besides its own exact path)
+def bivit_swin_t():
+    """BiViT Swin-T: attention and MLP weights binary (fake-quantized)."""
+    from mmagent.models import binarize_backbone
+    model = binarize_backbone(swin_t(), attn=True, mlp=True)
+    with torch.no_grad():  # the first binary forward sets each alpha
+        model(torch.zeros(1, 3, 64, 64))
+    return OrderedDict(binary=model)
+
+
+def swin_t():
+    """Swin-T as the Agent-Swin family with window attention everywhere."""
+    return AgentSwinTransformer(
+        arch=dict(embed_dims=96, depths=[2, 2, 6, 2],
+                  num_heads=[3, 6, 12, 24], attn_type='BBBB'),
+        drop_path_rate=0.)
+
+
+# name -> (builder of {variant: model}, the models its first variant is
+# compared with besides its own other variants)
 SUITES = OrderedDict([
     ('agent-pvt-s', (agent_pair(AgentPVT, 's'), ['mmdet-pvt-s'])),
     ('agent-pvt-t', (agent_pair(AgentPVT, 't'), ['mmdet-pvt-t'])),
@@ -71,10 +92,12 @@ SUITES = OrderedDict([
                        ['agent-pvt-t fast', 'mmdet-pvt-t'])),
     ('flatten-swin-t', (agent_pair(FLattenSwinTransformer, 't'),
                         ['agent-swin-t fast', 'mmdet-swin-t'])),
+    ('bivit-swin-t', (bivit_swin_t, ['swin-t'])),
 ])
 BASELINES = OrderedDict([('mmdet-pvt-s', mmdet_pvt([3, 4, 6, 3])),
                          ('mmdet-pvt-t', mmdet_pvt([2, 2, 2, 2])),
-                         ('mmdet-swin-t', mmdet_swin_t)])
+                         ('mmdet-swin-t', mmdet_swin_t),
+                         ('swin-t', swin_t)])
 DEFAULT_MODELS = ['agent-pvt-s', 'agent-swin-t', 'mmdet-pvt-s',
                   'mmdet-swin-t']
 
@@ -169,6 +192,9 @@ def main():
                 models[f'{name} {variant}'] = model
         else:
             models[name] = BASELINES[name]()
+    first = {}
+    for name in models:
+        first.setdefault(name.partition(' ')[0], name)
     where = (torch.cuda.get_device_name(device) if device.type == 'cuda'
              else f'CPU, {torch.get_num_threads()} threads')
     print(f'device: {where}; torch {torch.__version__}; mode {args.mode}; '
@@ -187,14 +213,16 @@ def main():
                             f'{dtype_name:>5} {latency[name] * 1000:>7.0f}ms ')
                     line += (f'{memory[name] / 2**20:>7.0f}MB'
                              if name in memory else f'{"-":>9}')
-                    suite = name.split(' ')[0]
-                    if name.endswith(' fast'):
+                    suite, _, variant = name.partition(' ')
+                    if suite in SUITES and name == first[suite]:
                         ratios = []
-                        for other in (f'{suite} exact', *SUITES[suite][1]):
+                        others = [n for n in models if n != name and
+                                  n.startswith(f'{suite} ')]
+                        for other in (*others, *SUITES[suite][1]):
                             if other in latency:
                                 label = other.replace(' fast', '')
                                 ratios.append(
-                                    f'{label}/fast: time '
+                                    f'{label}/{variant}: time '
                                     f'{latency[other] / latency[name]:.2f}x')
                                 if other in memory and memory[name]:
                                     ratios[-1] += (
