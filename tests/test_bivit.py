@@ -374,6 +374,7 @@ def test_distillation_from_a_frozen_teacher(tmp_path):
         classifier_cfg(dict(type='BiViT', backbone=fp_backbone)),
         type='DistilledImageClassifier', teacher=classifier_cfg(fp_backbone),
         teacher_checkpoint=str(ckpt)))
+    student.init_weights()  # as the runner does before training
     # the teacher is the checkpoint's, frozen, and not part of the student
     assert all(torch.equal(a, b) for a, b in zip(
         student.teacher.state_dict().values(),
@@ -402,7 +403,8 @@ def test_distillation_from_a_frozen_teacher(tmp_path):
     with pytest.raises(Exception, match='size mismatch|Missing key'):
         MODELS.build(dict(
             classifier_cfg(fp_backbone), type='DistilledImageClassifier',
-            teacher=classifier_cfg(fp_backbone), teacher_checkpoint=str(bad)))
+            teacher=classifier_cfg(fp_backbone),
+            teacher_checkpoint=str(bad))).init_weights()
 
 
 def test_agent_attention_experimental_option():

@@ -15,6 +15,7 @@ from conftest import REPO_ROOT, run
 from mmengine.config import Config
 
 DEMO_CONFIG = 'configs/cls/demo/agent-pvt-mini_demo-shapes.py'
+BIVIT_DEMO_CONFIG = 'configs/cls/demo/bivit-agent-pvt-mini_demo-shapes.py'
 
 
 @pytest.fixture(scope='module')
@@ -61,7 +62,8 @@ def test_generator_writes_imagenet_layout(tiny_imagenet):
 
 def test_demo_classifier_trains_tests_and_paints(tiny_imagenet, tmp_path):
     """The demo config (the Agent-PVT classifier config underneath) through
-    the user-facing tools, one epoch on the tiny set."""
+    the user-facing tools, one epoch on the tiny set; then the BiViT demo
+    stage from that checkpoint."""
     options = ['train_cfg.max_epochs=1', 'default_hooks.checkpoint.interval=1',
                'default_hooks.logger.interval=1']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -92,3 +94,15 @@ def test_demo_classifier_trains_tests_and_paints(tiny_imagenet, tmp_path):
     assert pred['scores'] == sorted(pred['scores'], reverse=True)
     assert pred['label_names'] == [SHAPE_IMAGENET_CLASSES[i]
                                    for i in pred['labels']]
+
+    # the BiViT stage: that model binarized, distilled from itself
+    bivit_dir = str(tmp_path / 'bivit')
+    result = run([sys.executable, 'tools/train.py', BIVIT_DEMO_CONFIG,
+                  '--work-dir', bivit_dir, '--cfg-options', *options,
+                  f'load_from={ckpt}', f'model.teacher_checkpoint={ckpt}'])
+    log = result.stdout + result.stderr
+    assert 'loss_distill:' in log and 'Epoch(train) [1][1/1]' in log
+    result = run([sys.executable, 'tools/test.py', BIVIT_DEMO_CONFIG,
+                  osp.join(bivit_dir, 'epoch_1.pth'), '--work-dir',
+                  str(tmp_path / 'bivit_test'), '--cfg-options', *options])
+    assert 'accuracy/top1:' in result.stdout + result.stderr

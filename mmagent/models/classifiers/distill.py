@@ -29,7 +29,8 @@ class DistilledImageClassifier(ImageClassifier):
         teacher (dict): The teacher's model config (an ``ImageClassifier``
             whose ``mode='tensor'`` output is its logits).
         teacher_checkpoint (str, optional): Its weights, loaded with
-            ``strict=True`` (through mmagent's safe checkpoint loading).
+            ``strict=True`` (through mmagent's safe checkpoint loading) by
+            :meth:`init_weights`, which the runner calls before training.
         distill_weight (float): Weight of the distillation term. Default: 1.
         label_weight (float): Weight of the head's loss on the labels.
             Default: 0.
@@ -60,15 +61,22 @@ class DistilledImageClassifier(ImageClassifier):
                 f'distill_weight ({distill_weight}) and label_weight '
                 f'({label_weight}) must be >= 0, not both 0')
         model = MODELS.build(teacher)
-        if teacher_checkpoint is not None:
-            load_checkpoint(model, teacher_checkpoint, map_location='cpu',
-                            strict=True)
         model.eval()
         model.requires_grad_(False)
         object.__setattr__(self, 'teacher', model)  # not a submodule
+        self.teacher_checkpoint = teacher_checkpoint
         self.distill_weight = distill_weight
         self.label_weight = label_weight
         self.temperature = temperature
+
+    def init_weights(self) -> None:
+        """The student's initialisation, then the teacher's weights (only
+        training initialises a model: testing and inference never read the
+        teacher checkpoint)."""
+        super().init_weights()
+        if self.teacher_checkpoint is not None:
+            load_checkpoint(self.teacher, self.teacher_checkpoint,
+                            map_location='cpu', strict=True)
 
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         teacher = self.teacher.to(inputs.device).eval()
