@@ -482,6 +482,7 @@ def test_imagenet_configs(name):
     assert cfg.train_cfg.max_epochs == 300
     assert cfg.custom_hooks == [dict(type='CrossLayerBinarizationHook',
                                      switch_epoch=150)]
+    assert cfg.find_unused_parameters  # the MLP alphas wait for stage 2
     init_default_scope('mmpretrain')
     model.teacher_checkpoint = None
     built = MODELS.build(model)

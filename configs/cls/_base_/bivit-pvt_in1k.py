@@ -27,3 +27,6 @@ optim_wrapper = _base_.bivit_optim_wrapper
 param_scheduler = _base_.bivit_param_scheduler
 train_cfg = dict(max_epochs=_base_.bivit_epochs)
 custom_hooks = _base_.bivit_custom_hooks
+# Until the CLB switch the MLPs' alpha take no part in the loss: DDP must
+# not wait for their gradients.
+find_unused_parameters = True
