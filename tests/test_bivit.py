@@ -101,6 +101,9 @@ def test_pws_binary_linear():
     sign_c = torch.where(centred >= 0, 1., -1.)
     assert torch.allclose(layer.alpha.grad,
                           (g_wb * sign_c).sum(1, keepdim=True), atol=1e-5)
+    # built where and as the float layer is
+    half = BinaryLinear.from_float(torch.nn.Linear(8, 5).half())
+    assert half.alpha.dtype == torch.float16
     # trained alphas survive a reload: no re-initialisation
     with torch.no_grad():
         layer.alpha.fill_(0.5)
@@ -288,7 +291,23 @@ def test_clb_switches_at_the_configured_epoch_and_survives_resume(
     # a stage-2 checkpoint loads into a freshly built model in stage 2
     model = ToyClassifier()
     model.load_state_dict(final['state_dict'])
-    assert bool(model.backbone.block1[0].mlp.fc1.binary_enabled)
+    fc1 = model.backbone.block1[0].mlp.fc1
+    assert bool(fc1.binary_enabled) and fc1._enabled and fc1._alpha_ready
+
+
+def test_clb_needs_an_epoch_based_loop(tmp_path):
+    runner = Runner(
+        model=ToyClassifier(), work_dir=str(tmp_path),
+        train_dataloader=dict(
+            dataset=[dict(inputs=torch.randn(3, 64, 64), labels=0)] * 2,
+            batch_size=2, sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate')),
+        train_cfg=dict(by_epoch=False, max_iters=1),
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
+        custom_hooks=[dict(type='CrossLayerBinarizationHook',
+                           switch_epoch=1)], default_scope='mmengine')
+    with pytest.raises(ValueError, match='epoch-based'):
+        runner.train()
 
 
 def test_clb_needs_deferred_mlps(tmp_path):
@@ -398,6 +417,10 @@ def test_distillation_from_a_frozen_teacher(tmp_path):
     # with the labels too
     student.label_weight = 0.5
     assert 'loss' in student.loss(x, samples)
+    with pytest.raises(ValueError, match='randomly initialised teacher'):
+        MODELS.build(dict(
+            classifier_cfg(fp_backbone), type='DistilledImageClassifier',
+            teacher=classifier_cfg(fp_backbone))).init_weights()
     bad = tmp_path / 'bad.pth'
     torch.save({'state_dict': {'head.fc.weight': torch.zeros(1)}}, bad)
     with pytest.raises(Exception, match='size mismatch|Missing key'):
@@ -501,6 +524,9 @@ def test_coco_configs(name):
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/det', f'{name}.py'))
     agent = Config.fromfile(osp.join(
         REPO_ROOT, 'configs/det', name.replace('bivit', 'agent') + '.py'))
+    # the alphas are not decayed; the rest is the Agent-Swin-T recipe
+    custom_keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
+    assert custom_keys.pop('alpha') == dict(decay_mult=0.)
     for key in ('optim_wrapper', 'param_scheduler', 'train_cfg',
                 'train_dataloader'):
         assert cfg[key] == agent[key], key

@@ -32,7 +32,9 @@ def randomise(module):
 
 
 def pad_batch(images, hw):
-    batch = torch.zeros(len(images), *images[0].shape[1:-2], *hw)
+    """The images top-left in one batch, noise in the padding (the
+    backbones zero it: mmdet and mmseg pad with zeros)."""
+    batch = torch.randn(len(images), *images[0].shape[1:-2], *hw) * 5
     for b, image in enumerate(images):
         batch[b, ..., :image.shape[-2], :image.shape[-1]] = image[0]
     return batch
@@ -57,7 +59,7 @@ def test_padded_keys_contribute_nothing(fused_qkv, sr_ratio, lepe, exact):
         dict(lepe=lepe, exact=exact)))
     H, W, h, w = 12, 14, 7, 9
     valid = [(H, W), (h, w)]
-    mask = token_mask(valid, (H, W))[..., None]
+    mask = token_mask(valid, (H, W))[..., None].float()
 
     def run(tokens, hw, valid_hw=None):
         if fused_qkv is None:  # CSwin: the block projects q, k, v itself

@@ -25,3 +25,6 @@ model = dict(
                 type='Pretrained',
                 checkpoint='data/pretrained/swin_tiny_patch4_window7_224.pth'
             ))))
+# the binary layers' scales are not decayed (as the other 1-D parameters)
+optim_wrapper = dict(
+    paramwise_cfg=dict(custom_keys=dict(alpha=dict(decay_mult=0.))))

@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+from mmengine.runner import EpochBasedTrainLoop
 
 
 @HOOKS.register_module()
@@ -37,6 +38,11 @@ class CrossLayerBinarizationHook(Hook):
         self._layers: List = []
 
     def before_run(self, runner) -> None:
+        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
+            raise ValueError(
+                'CrossLayerBinarizationHook switches at an epoch: it needs an '
+                f'epoch-based training loop, not '
+                f'{type(runner.train_loop).__name__}')
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         self._layers = [
@@ -51,9 +57,9 @@ class CrossLayerBinarizationHook(Hook):
     def before_train_epoch(self, runner) -> None:
         if runner.epoch < self.switch_epoch:
             return
-        switched = [m for m in self._layers if not bool(m.binary_enabled)]
+        switched = [m for m in self._layers if not m._enabled]
         for layer in switched:
-            layer.binary_enabled.fill_(True)
+            layer.set_binary_enabled(True)
         if switched:
             print_log(
                 f'CLB stage 2 from epoch {runner.epoch + 1}: binary weights '

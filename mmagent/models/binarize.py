@@ -15,8 +15,9 @@ activations stay full precision, the paper's ImageNet setting);
 stage (the paper's CLB). Patch
 embeddings, merging, norms, biases, ``alpha`` and everything outside the
 backbone stay full precision, as in the paper. The parameter names do not
-change (``alpha`` and ``alpha_initialized`` are added), so a
-full-precision checkpoint initialises the binary model.
+change (``alpha`` and the buffers ``alpha_initialized`` and
+``binary_enabled`` are added), so a full-precision checkpoint initialises
+the binary model.
 
 ``agent=True`` (experimental: not in the paper, no published result)
 also binarizes agent attention: binary Q/K/V and agents (the sign of the
@@ -69,12 +70,7 @@ class BinaryWindowAttention(WindowAttention):
         h = self.num_heads
         q, k, v = self.qkv(windows).reshape(B_, N, 3, h, C // h).permute(
             2, 0, 3, 1, 4)
-        bias = self._relative_position_bias().unsqueeze(0)  # (1, h, N, N)
-        if mask is not None:
-            nW = mask.shape[0]
-            bias = (bias + mask.unsqueeze(1).to(bias.dtype)).repeat(
-                B_ // nW, 1, 1, 1)
-        x = _binary_attention(self, q, k, v, bias)
+        x = _binary_attention(self, q, k, v, self.logit_bias(mask, B_))
         x = x.transpose(1, 2).reshape(B_, N, C)
         return self.proj_drop(self.proj(x))
 

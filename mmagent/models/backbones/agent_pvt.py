@@ -10,7 +10,8 @@ from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
 from ..layers.attention.common import resize_token_map
-from ..layers.padding import (image_sizes, padded_sizes, per_image_token_map,
+from ..layers.padding import (image_sizes, next_stage_sizes,
+                              per_image_token_map, zero_outside_images,
                               zero_padding)
 from .base import (AttentionBackbone, accepts_official_kwargs,
                    check_common_args, per_stage, resolve_arch,
@@ -248,13 +249,12 @@ class AgentPVT(AttentionBackbone):
         preprocessors); outputs are then zero on padding (see
         :mod:`~mmagent.models.layers.padding`)."""
         sizes = image_sizes(x) if valid_sizes is None else valid_sizes
+        x = zero_outside_images(x, sizes)
         outs = []
         for i in range(1, self.num_stages + 1):
             patch_embed = getattr(self, f'patch_embed{i}')
             x, hw = patch_embed(x)
-            if sizes is not None:
-                sizes = [patch_embed.output_size(s) for s in sizes]
-            valid = padded_sizes(sizes, hw)
+            sizes, valid = next_stage_sizes(sizes, patch_embed, hw)
             x = getattr(self, f'pos_drop{i}')(
                 x + self._pos_embed(i, hw, valid))
             for block in getattr(self, f'block{i}'):

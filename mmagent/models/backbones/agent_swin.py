@@ -9,7 +9,8 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, PatchMerging, block_kinds
-from ..layers.padding import image_sizes, padded_sizes, zero_padding
+from ..layers.padding import (image_sizes, next_stage_sizes, padded_sizes,
+                              zero_outside_images, zero_padding)
 from .base import (AttentionBackbone, accepts_official_kwargs,
                    check_common_args, per_stage, resolve_arch)
 
@@ -254,9 +255,8 @@ class AgentSwinTransformer(AttentionBackbone):
         stages see them, as in mmdet's Swin (see
         :mod:`~mmagent.models.layers.padding`)."""
         sizes = image_sizes(x) if valid_sizes is None else valid_sizes
-        x, hw = self.patch_embed(x)
-        if sizes is not None:
-            sizes = [self.patch_embed.output_size(s) for s in sizes]
+        x, hw = self.patch_embed(zero_outside_images(x, sizes))
+        sizes, _ = next_stage_sizes(sizes, self.patch_embed, hw)
         x = self.pos_drop(x)
         outs = []
         for i, stage in enumerate(self.layers):

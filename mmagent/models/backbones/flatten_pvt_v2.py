@@ -11,7 +11,8 @@ from mmengine.model import ModuleList
 from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
-from ..layers.padding import image_sizes, padded_sizes, zero_padding
+from ..layers.padding import (image_sizes, next_stage_sizes,
+                              zero_outside_images, zero_padding)
 from .base import (AttentionBackbone, accepts_official_kwargs,
                    check_common_args, per_stage, resolve_arch,
                    stage_digits)
@@ -192,13 +193,12 @@ class FLattenPVTv2(AttentionBackbone):
         overlapping patch embedding sees as an image alone's zero padding
         (see :mod:`~mmagent.models.layers.padding`)."""
         sizes = image_sizes(x) if valid_sizes is None else valid_sizes
+        x = zero_outside_images(x, sizes)
         outs = []
         for i in range(1, self.num_stages + 1):
             patch_embed = getattr(self, f'patch_embed{i}')
             x, hw = patch_embed(x)
-            if sizes is not None:
-                sizes = [patch_embed.output_size(s) for s in sizes]
-            valid = padded_sizes(sizes, hw)
+            sizes, valid = next_stage_sizes(sizes, patch_embed, hw)
             for block in getattr(self, f'block{i}'):
                 x = block(x, hw, valid)
             x = zero_padding(getattr(self, f'norm{i}')(x), hw, valid)

@@ -74,9 +74,18 @@ class DistilledImageClassifier(ImageClassifier):
         training initialises a model: testing and inference never read the
         teacher checkpoint)."""
         super().init_weights()
+        self.teacher.init_weights()  # e.g. its own Pretrained init_cfg
         if self.teacher_checkpoint is not None:
             load_checkpoint(self.teacher, self.teacher_checkpoint,
                             map_location='cpu', strict=True)
+        elif not any(
+                (getattr(m, 'init_cfg', None) or {}).get('type') ==
+                'Pretrained' for m in self.teacher.modules()
+                if isinstance(getattr(m, 'init_cfg', None), dict)):
+            raise ValueError(
+                'DistilledImageClassifier: the teacher has no weights to '
+                'load (no teacher_checkpoint, no Pretrained init_cfg): '
+                'distilling from a randomly initialised teacher')
 
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         teacher = self.teacher.to(inputs.device).eval()

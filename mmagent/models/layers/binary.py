@@ -98,9 +98,27 @@ class BinaryLinear(nn.Linear):
                  enabled: bool = True, **kwargs):
         super().__init__(in_features, out_features, bias=bias, **kwargs)
         self.binary_input = binary_input
-        self.alpha = nn.Parameter(torch.zeros(out_features, 1))
-        self.register_buffer('alpha_initialized', torch.tensor(False))
-        self.register_buffer('binary_enabled', torch.tensor(bool(enabled)))
+        factory = dict(device=kwargs.get('device'))
+        self.alpha = nn.Parameter(
+            torch.zeros(out_features, 1, dtype=kwargs.get('dtype'),
+                        **factory))
+        self.register_buffer('alpha_initialized',
+                             torch.tensor(False, **factory))
+        self.register_buffer('binary_enabled',
+                             torch.tensor(bool(enabled), **factory))
+        # Python copies of the two flags: reading a GPU buffer in every
+        # forward would synchronise the device
+        self._alpha_ready, self._enabled = False, bool(enabled)
+
+    def set_binary_enabled(self, enabled: bool) -> None:
+        """Switch the binary weights on or off (CLB's stage 2)."""
+        self.binary_enabled.fill_(bool(enabled))
+        self._enabled = bool(enabled)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._alpha_ready = bool(self.alpha_initialized)
+        self._enabled = bool(self.binary_enabled)
 
     @classmethod
     def from_float(cls, linear: nn.Linear, binary_input: bool = True,
@@ -116,15 +134,16 @@ class BinaryLinear(nn.Linear):
 
     def binary_weight(self) -> torch.Tensor:
         """``alpha * sign(W - rowmean(W))``, ``(out, in)``."""
-        if not bool(self.alpha_initialized):
+        if not self._alpha_ready:
             with torch.no_grad():
                 self.alpha.copy_(self.weight.abs().mean(dim=1, keepdim=True))
                 self.alpha_initialized.fill_(True)
+            self._alpha_ready = True
         centred = self.weight - self.weight.mean(dim=1, keepdim=True)
         return self.alpha * binary_sign(centred)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not bool(self.binary_enabled):
+        if not self._enabled:
             return super().forward(x)
         if self.binary_input:
             x = binary_sign(x)

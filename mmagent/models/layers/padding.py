@@ -56,22 +56,62 @@ def padded_sizes(valid_hw: Optional[Sequence[Size]],
 
 def token_mask(valid_hw: Sequence[Size], hw_shape: Sequence[int],
                device=None) -> torch.Tensor:
-    """``(B, H*W)`` float mask, 1 on each image's own tokens."""
+    """``(B, H*W)`` bool mask, True on each image's own tokens."""
     H, W = hw_shape
     rows = torch.arange(H, device=device)
     cols = torch.arange(W, device=device)
     masks = [((rows < h)[:, None] & (cols < w)[None, :]).flatten()
              for h, w in valid_hw]
-    return torch.stack(masks).float()
+    return torch.stack(masks)
 
 
 def zero_padding(x: torch.Tensor, hw_shape: Sequence[int],
                  valid_hw: Optional[Sequence[Size]]) -> torch.Tensor:
-    """``(B, H*W, C)`` tokens with the padded ones set to 0, as the zero
-    padding a convolution sees at the border of an image alone."""
+    """``(B, H*W, C)`` tokens with the padded ones set to 0 (even inf or
+    NaN ones), as the zero padding a convolution sees at the border of an
+    image alone."""
     if valid_hw is None:
         return x
-    return x * token_mask(valid_hw, hw_shape, x.device)[..., None].to(x.dtype)
+    mask = token_mask(valid_hw, hw_shape, x.device)
+    return x.masked_fill(~mask[..., None], 0)
+
+
+def zero_outside_images(x: torch.Tensor,
+                        sizes: Optional[Sequence[Size]]) -> torch.Tensor:
+    """A ``(B, C, H, W)`` image batch with everything outside each image's
+    ``(h, w)`` set to 0 (mmdet's and mmseg's padding value), so padding
+    patches and overlapping convs see what they see around an image
+    alone."""
+    sizes = padded_sizes(sizes, x.shape[-2:])
+    if sizes is None:
+        return x
+    mask = token_mask(sizes, x.shape[-2:], x.device)
+    return x.masked_fill(~mask.view(x.shape[0], 1, *x.shape[-2:]), 0)
+
+
+def next_stage_sizes(sizes: Optional[Sequence[Size]], patch_embed,
+                     hw_shape: Sequence[int]):
+    """Each image's token region after ``patch_embed`` (its
+    ``output_size``) from its region before: ``(sizes, valid_hw)``, where
+    ``valid_hw`` is ``None`` when no image of the batch is padded."""
+    if sizes is None:
+        return None, None
+    sizes = [patch_embed.output_size(s) for s in sizes]
+    return sizes, padded_sizes(sizes, hw_shape)
+
+
+class RecordsImageSizes:
+    """Mixin for a data preprocessor (before it in the bases): after the
+    preprocessor's own ``forward``, record each data sample's ``img_shape``
+    (its size before the batch padding) on the batch tensor."""
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = super().forward(data, training)
+        samples = data.get('data_samples')
+        if samples:
+            mark_image_sizes(data['inputs'],
+                             [s.img_shape[:2] for s in samples])
+        return data
 
 
 def per_image_token_map(tokens: torch.Tensor, src_hw: Sequence[int],

@@ -191,15 +191,15 @@ class FocusedLinearAttention(BaseModule):
             pos = per_image_token_map(self.positional_encoding,
                                       self.kv_pretrain_hw, kv_valid, kv_hw)
             key_mask = token_mask(kv_valid, kv_hw, q.device)  # (B, n)
-            v = v * key_mask[..., None].to(v.dtype)
+            v = v.masked_fill(~key_mask[..., None], 0)
         with torch.autocast(q.device.type, enabled=False):
             qf = self.focus(q.float())
             kf = self.focus(k.float() + pos.float())
             vf = v.float()
             if kv_valid is not None:
-                kf = kf * key_mask[..., None]
+                kf = kf.masked_fill(~key_mask[..., None], 0)
                 # each image's own key count, (B, 1, 1, 1)
-                n = key_mask.sum(dim=1).reshape(B, 1, 1, 1)
+                n = key_mask.sum(dim=1).float().reshape(B, 1, 1, 1)
             qf = qf.reshape(B, N, h, d).transpose(1, 2)
             kf = kf.reshape(B, -1, h, d).transpose(1, 2)
             vf = vf.reshape(B, -1, h, d).transpose(1, 2)
@@ -259,7 +259,11 @@ class FocusedLinearAttention(BaseModule):
             # the reduction conv (kernel = stride = sr) keeps the windows
             # that lie inside the image
             r = self.sr_ratio
-            kv_valid = [(max(qh // r, 1), max(qw // r, 1))
-                        for qh, qw in valid_hw]
+            if any(qh < r or qw < r for qh, qw in valid_hw):
+                raise ValueError(
+                    f'an image of the batch has a {min(valid_hw)} token map, '
+                    f'smaller than the {r}x{r} spatial reduction: it has '
+                    f'no key of its own (alone, it would not run either)')
+            kv_valid = [(qh // r, qw // r) for qh, qw in valid_hw]
         x = self.attend(q, k, v, hw_shape, kv_hw, valid_hw, kv_valid)
         return self.proj_drop(self.proj(x))

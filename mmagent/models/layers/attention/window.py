@@ -134,6 +134,18 @@ class WindowAttention(BaseModule):
             self.relative_position_index.view(-1)].view(n, n, -1)
         return bias.permute(2, 0, 1).contiguous()  # (h, N, N)
 
+    def logit_bias(self, mask: Optional[torch.Tensor],
+                   num_windows: int) -> torch.Tensor:
+        """The relative position bias plus the shift mask (``(nW, N, N)``
+        or None), added to the logits of ``num_windows`` windows:
+        ``(num_windows or 1, h, N, N)``."""
+        bias = self._relative_position_bias().unsqueeze(0)  # (1, h, N, N)
+        if mask is None:
+            return bias
+        nW = mask.shape[0]
+        return (bias + mask.unsqueeze(1).to(bias.dtype)).repeat(
+            num_windows // nW, 1, 1, 1)
+
     def _shift_mask(self, padded_hw: Tuple[int, int],
                     device: torch.device) -> torch.Tensor:
         if self.exact:
@@ -158,8 +170,8 @@ class WindowAttention(BaseModule):
         qkv = self.qkv(windows).reshape(B_, N, 3, h, C // h).permute(
             2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        bias = self._relative_position_bias().unsqueeze(0)  # (1, h, N, N)
         if self.exact:
+            bias = self._relative_position_bias().unsqueeze(0)
             with fp32_logits(q, k) as (q_, k_):
                 attn = (q_ * self.scale) @ k_.transpose(-2, -1) + bias
                 if mask is not None:
@@ -170,10 +182,7 @@ class WindowAttention(BaseModule):
                 attn = attn.softmax(dim=-1)
             x = self.attn_drop(attn).to(v.dtype) @ v
         else:
-            if mask is not None:
-                nW = mask.shape[0]
-                bias = (bias + mask.unsqueeze(1).to(bias.dtype)).repeat(
-                    B_ // nW, 1, 1, 1)
+            bias = self.logit_bias(mask, B_)
             x = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=bias.to(q.dtype),
                 dropout_p=self.attn_drop.p if self.training else 0.,
