@@ -39,7 +39,7 @@ test: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 # Classification, segmentation then detection on the embedded synthetic
-# data, on CPU (about 25 minutes on 2 cores); see demo/run_demo.py.
+# data, on CPU (about 27 minutes on 2 cores, the BiViT stage included); see demo/run_demo.py.
 demo: $(STAMP)
 	$(PY) demo/run_demo.py
 
