@@ -38,8 +38,9 @@ $(STAMP): requirements/pinned.txt requirements/runtime.txt requirements/mminstal
 test: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-# Classification, segmentation then detection on the embedded synthetic
-# data, on CPU (about 27 minutes on 2 cores, the BiViT stage included); see demo/run_demo.py.
+# Classification (then BiViT), segmentation and detection on the embedded
+# synthetic data, on CPU (about 27 minutes on 2 cores); see
+# demo/run_demo.py.
 demo: $(STAMP)
 	$(PY) demo/run_demo.py
 
