@@ -234,24 +234,33 @@ class RecordStage(Hook):
         self.stages[runner.epoch + 1] = bool(fc1.binary_enabled)
 
 
+def toy_runner(work_dir, model, train_cfg, switch_epoch, data, **kwargs):
+    """An mmengine Runner training ``model`` with the CLB hook."""
+    return Runner(
+        model=model, work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=data, batch_size=2, num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate')),
+        train_cfg=train_cfg,
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
+        custom_hooks=[dict(type='CrossLayerBinarizationHook',
+                           switch_epoch=switch_epoch),
+                      *kwargs.pop('hooks', [])],
+        default_scope='mmengine', **kwargs)
+
+
 def clb_runner(work_dir, max_epochs, resume=False):
     torch.manual_seed(0)
     data = [dict(inputs=torch.randn(3, 64, 64), labels=i % 2)
             for i in range(4)]
     record = RecordStage()
-    runner = Runner(
-        model=ToyClassifier(), work_dir=str(work_dir),
-        train_dataloader=dict(
-            dataset=data, batch_size=2, num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
-        custom_hooks=[dict(type='CrossLayerBinarizationHook',
-                           switch_epoch=2), record],
+    runner = toy_runner(
+        work_dir, ToyClassifier(), dict(by_epoch=True, max_epochs=max_epochs),
+        2, data, hooks=[record],
         default_hooks=dict(checkpoint=dict(type='CheckpointHook',
                                            interval=1)),
-        resume=resume, default_scope='mmengine')
+        resume=resume)
     return runner, record
 
 
@@ -295,32 +304,19 @@ def test_clb_switches_at_the_configured_epoch_and_survives_resume(
     assert bool(fc1.binary_enabled) and fc1._enabled and fc1._alpha_ready
 
 
+ONE_IMAGE = [dict(inputs=torch.randn(3, 64, 64), labels=0)] * 2
+
+
 def test_clb_needs_an_epoch_based_loop(tmp_path):
-    runner = Runner(
-        model=ToyClassifier(), work_dir=str(tmp_path),
-        train_dataloader=dict(
-            dataset=[dict(inputs=torch.randn(3, 64, 64), labels=0)] * 2,
-            batch_size=2, sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=False, max_iters=1),
-        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
-        custom_hooks=[dict(type='CrossLayerBinarizationHook',
-                           switch_epoch=1)], default_scope='mmengine')
+    runner = toy_runner(tmp_path, ToyClassifier(),
+                        dict(by_epoch=False, max_iters=1), 1, ONE_IMAGE)
     with pytest.raises(ValueError, match='epoch-based'):
         runner.train()
 
 
 def test_clb_needs_deferred_mlps(tmp_path):
-    runner = Runner(
-        model=ToyClassifier(mlp=False), work_dir=str(tmp_path),
-        train_dataloader=dict(
-            dataset=[dict(inputs=torch.randn(3, 64, 64), labels=0)] * 2,
-            batch_size=2, sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=True, max_epochs=1),
-        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
-        custom_hooks=[dict(type='CrossLayerBinarizationHook',
-                           switch_epoch=1)], default_scope='mmengine')
+    runner = toy_runner(tmp_path, ToyClassifier(mlp=False),
+                        dict(by_epoch=True, max_epochs=1), 1, ONE_IMAGE)
     with pytest.raises(ValueError, match="mlp='deferred'"):
         runner.train()
 

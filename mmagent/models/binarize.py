@@ -65,14 +65,9 @@ class BinaryWindowAttention(WindowAttention):
     """:class:`WindowAttention` with BiViT binarization (see module)."""
     binary_linears = ('qkv', 'proj')
 
-    def window_forward(self, windows, mask):
-        B_, N, C = windows.shape
-        h = self.num_heads
-        q, k, v = self.qkv(windows).reshape(B_, N, 3, h, C // h).permute(
-            2, 0, 3, 1, 4)
-        x = _binary_attention(self, q, k, v, self.logit_bias(mask, B_))
-        x = x.transpose(1, 2).reshape(B_, N, C)
-        return self.proj_drop(self.proj(x))
+    def attend_heads(self, q, k, v, mask):
+        return _binary_attention(self, q, k, v,
+                                 self.logit_bias(mask, q.shape[0]))
 
 
 class BinarySpatialReductionAttention(SpatialReductionAttention):
@@ -80,31 +75,16 @@ class BinarySpatialReductionAttention(SpatialReductionAttention):
     reduction conv and its norm stay full precision."""
     binary_linears = ('q', 'kv', 'proj')
 
-    def forward(self, x, hw_shape):
-        B, N, C = x.shape
-        h = self.num_heads
-        q = self.q(x).reshape(B, N, h, C // h).permute(0, 2, 1, 3)
-        if self.sr_ratio > 1:
-            x = x.permute(0, 2, 1).reshape(B, C, *hw_shape)
-            x = self.norm(self.sr(x).reshape(B, C, -1).permute(0, 2, 1))
-        k, v = self.kv(x).reshape(B, -1, 2, h, C // h).permute(2, 0, 3, 1, 4)
-        x = _binary_attention(self, q, k, v)
-        x = x.transpose(1, 2).reshape(B, N, C)
-        return self.proj_drop(self.proj(x))
+    def attend_heads(self, q, k, v):
+        return _binary_attention(self, q, k, v)
 
 
 class BinaryGlobalAttention(GlobalAttention):
     """:class:`GlobalAttention` (DeiT) with BiViT binarization."""
     binary_linears = ('qkv', 'proj')
 
-    def forward(self, x, hw_shape=None):
-        B, N, C = x.shape
-        h = self.num_heads
-        q, k, v = self.qkv(x).reshape(B, N, 3, h, C // h).permute(
-            2, 0, 3, 1, 4)
-        x = _binary_attention(self, q, k, v)
-        x = x.transpose(1, 2).reshape(B, N, C)
-        return self.proj_drop(self.proj(x))
+    def attend_heads(self, q, k, v):
+        return _binary_attention(self, q, k, v)
 
 
 class BinaryAgentAttention(AgentAttention):

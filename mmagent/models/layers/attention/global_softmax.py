@@ -61,16 +61,20 @@ class GlobalAttention(BaseModule):
         h = self.num_heads
         q, k, v = self.qkv(x).reshape(B, N, 3, h, C // h).permute(
             2, 0, 3, 1, 4)
+        x = self.attend_heads(q, k, v).transpose(1, 2).reshape(B, N, C)
+        return self.proj_drop(self.proj(x))
+
+    def attend_heads(self, q: torch.Tensor, k: torch.Tensor,
+                     v: torch.Tensor) -> torch.Tensor:
+        """Per-head attention: ``(B, h, N, d)`` q, k, v -> ``(B, h, N,
+        d)``."""
         if self.exact:
             with fp32_logits(q, k) as (q_, k_):
                 attn = ((q_ @ k_.transpose(-2, -1)) * self.scale).softmax(-1)
-            x = self.attn_drop(attn).to(v.dtype) @ v
-        else:
-            x = F.scaled_dot_product_attention(
-                q, k, v, dropout_p=self.attn_drop.p if self.training else 0.,
-                scale=self.scale)
-        x = x.transpose(1, 2).reshape(B, N, C)
-        return self.proj_drop(self.proj(x))
+            return self.attn_drop(attn).to(v.dtype) @ v
+        return F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop.p if self.training else 0.,
+            scale=self.scale)
 
     def extra_repr(self) -> str:
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '

@@ -62,8 +62,13 @@ class SpatialReductionAttention(BaseModule):
         if self.sr_ratio > 1:
             x = x.permute(0, 2, 1).reshape(B, C, *hw_shape)
             x = self.norm(self.sr(x).reshape(B, C, -1).permute(0, 2, 1))
-        kv = self.kv(x).reshape(B, -1, 2, h, C // h).permute(2, 0, 3, 1, 4)
-        attn = (q @ kv[0].transpose(-2, -1)) * self.scale
-        x = self.attn_drop(attn.softmax(dim=-1)) @ kv[1]
-        x = x.transpose(1, 2).reshape(B, N, C)
+        k, v = self.kv(x).reshape(B, -1, 2, h, C // h).permute(2, 0, 3, 1, 4)
+        x = self.attend_heads(q, k, v).transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(x))
+
+    def attend_heads(self, q: torch.Tensor, k: torch.Tensor,
+                     v: torch.Tensor) -> torch.Tensor:
+        """Per-head attention: ``(B, h, N, d)`` queries, ``(B, h, n, d)``
+        keys and values -> ``(B, h, N, d)``."""
+        attn = (q @ k.transpose(-2, -1)) * self.scale
+        return self.attn_drop(attn.softmax(dim=-1)) @ v

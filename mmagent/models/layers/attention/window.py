@@ -169,7 +169,17 @@ class WindowAttention(BaseModule):
         h = self.num_heads
         qkv = self.qkv(windows).reshape(B_, N, 3, h, C // h).permute(
             2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
+        x = self.attend_heads(qkv[0], qkv[1], qkv[2], mask)
+        x = x.transpose(1, 2).reshape(B_, N, C)
+        return self.proj_drop(self.proj(x))
+
+    def attend_heads(self, q: torch.Tensor, k: torch.Tensor,
+                     v: torch.Tensor,
+                     mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """Per-head attention of ``B*nW`` windows, ``(B*nW, h, N, d)`` q,
+        k, v -> ``(B*nW, h, N, d)``, with the relative position bias and
+        the shift mask (``(nW, N, N)`` or None)."""
+        B_, h, N, _ = q.shape
         if self.exact:
             bias = self._relative_position_bias().unsqueeze(0)
             with fp32_logits(q, k) as (q_, k_):
@@ -180,15 +190,11 @@ class WindowAttention(BaseModule):
                         mask.unsqueeze(1).unsqueeze(0)
                     attn = attn.view(-1, h, N, N)
                 attn = attn.softmax(dim=-1)
-            x = self.attn_drop(attn).to(v.dtype) @ v
-        else:
-            bias = self.logit_bias(mask, B_)
-            x = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=bias.to(q.dtype),
-                dropout_p=self.attn_drop.p if self.training else 0.,
-                scale=self.scale)
-        x = x.transpose(1, 2).reshape(B_, N, C)
-        return self.proj_drop(self.proj(x))
+            return self.attn_drop(attn).to(v.dtype) @ v
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=self.logit_bias(mask, B_).to(q.dtype),
+            dropout_p=self.attn_drop.p if self.training else 0.,
+            scale=self.scale)
 
     def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
         B, L, C = x.shape
