@@ -24,3 +24,23 @@ bivit_custom_hooks = [
     dict(type='CrossLayerBinarizationHook', switch_epoch=bivit_switch_epoch)
 ]
 bivit_imports = ['mmagent', 'mmagent.models.classifiers.distill']
+
+# The detectors (the paper's Table 9): Swin-T with only its attention
+# binarized, from the official full-precision ImageNet weights (loaded as
+# they are; the binary layers' alpha are set from them at the first
+# forward), and no weight decay on those scales.
+bivit_swin_t_det_backbone = dict(
+    type='BiViT',
+    attn=True,
+    mlp=False,
+    backbone=dict(
+        type='AgentSwinTransformer',
+        arch=dict(embed_dims=96, depths=[2, 2, 6, 2],
+                  num_heads=[3, 6, 12, 24], attn_type='BBBB'),
+        window_size=56,
+        drop_path_rate=0.2,
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='data/pretrained/swin_tiny_patch4_window7_224.pth')))
+bivit_no_decay = dict(alpha=dict(decay_mult=0.))
