@@ -187,3 +187,19 @@ def test_dense_configs_hand_image_sizes_to_the_backbone(config):
     for feat, feat_alone in zip(feats, alone):
         h, w = feat_alone.shape[-2:]
         assert relative_error(feat[1, :, :h, :w], feat_alone[0]) < 1e-5
+
+
+def test_images_too_small_for_their_batch_are_refused():
+    """An image left without a key of its own (smaller than the spatial
+    reduction, or than a patch) gets one clear error."""
+    attn = build_attention(
+        'focused_linear',
+        dict(embed_dims=32, num_heads=4, pretrain_hw=(8, 8),
+             fused_qkv=False, qkv_bias=True, sr_ratio=4), {})
+    x = torch.randn(2, 12 * 12, 32)
+    with pytest.raises(ValueError, match='smaller than the 4x4 spatial '
+                       'reduction'):
+        attn(x, (12, 12), valid_hw=[(12, 12), (3, 12)])
+    model = FLattenPVT(arch=TINY, drop_path_rate=0.)
+    with pytest.raises(ValueError, match='has no token left'):
+        model(torch.randn(2, 3, 64, 64), valid_sizes=[(64, 64), (2, 64)])
