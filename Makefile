@@ -19,7 +19,8 @@ STAMP := $(VENV)/.mmagent-env
 env: $(STAMP)
 
 $(STAMP): requirements/pinned.txt requirements/runtime.txt requirements/mminstall.txt \
-          requirements/optional.txt requirements/tests.txt setup.py
+          requirements/optional.txt requirements/diffusion.txt requirements/tests.txt \
+          setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# mmcv's and mmengine's setup code still import pkg_resources: setuptools<82.
 	$(PIP) install $(PIP_EXTRA) $(PIN) setuptools wheel
@@ -30,9 +31,9 @@ $(STAMP): requirements/pinned.txt requirements/runtime.txt requirements/mminstal
 	# drops the compiled ops. The first build takes ~30 min on 2 cores; pip caches the wheel.
 	MMCV_WITH_OPS=1 MAX_JOBS=$${MAX_JOBS:-2} $(PIP) install --no-build-isolation $(PIP_EXTRA) $(PIN) mmcv
 	$(PIP) install $(PIP_EXTRA) $(PIN) -r requirements/mminstall.txt -r requirements/optional.txt \
-	    -r requirements/tests.txt
+	    -r requirements/diffusion.txt -r requirements/tests.txt
 	$(PIP) install $(PIP_EXTRA) $(PIN) --no-build-isolation --no-deps -e .
-	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, mmagent; print('environment ok')"
+	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, mmagent, mmagent.diffusion; print('environment ok')"
 	touch $(STAMP)
 
 test: $(STAMP)

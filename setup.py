@@ -51,7 +51,7 @@ setup(
     name='mmagent',
     version=get_version(),
     description='Efficient-attention backbones (Agent-PVT, Agent-Swin) for '
-    'OpenMMLab 2.0: mmdet, mmseg and mmpretrain',
+    'OpenMMLab 2.0: mmdet, mmseg and mmpretrain; AgentSD for diffusers',
     long_description=readme(),
     long_description_content_type='text/markdown',
     license='Apache License 2.0',
@@ -61,9 +61,11 @@ setup(
     extras_require={
         'mim': parse_requirements('mminstall.txt'),
         'optional': parse_requirements('optional.txt'),
+        'diffusion': parse_requirements('diffusion.txt'),
         'tests': parse_requirements('tests.txt'),
         'all': (parse_requirements('mminstall.txt') +
                 parse_requirements('optional.txt') +
+                parse_requirements('diffusion.txt') +
                 parse_requirements('tests.txt')),
     },
     cmdclass={'build_py': BuildPyWithMim},

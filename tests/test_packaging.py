@@ -24,7 +24,10 @@ def test_wheel_install_resolves_model_names(tmp_path):
     run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q',
          '--target', str(site), wheels[0]])
     script = textwrap.dedent("""
+        import sys
         import mmagent
+        # The diffusion extra stays optional: not imported by mmagent.
+        assert 'diffusers' not in sys.modules
         from mmengine.config import Config
         from mmagent.utils.model_zoo import model_index, resolve_config
         print(mmagent.__file__)
@@ -45,3 +48,13 @@ def test_wheel_install_resolves_model_names(tmp_path):
     assert lines[1] == os.path.join(mim, 'mask-rcnn_agent-pvt-t_fpn_1x_coco.py')
     # cls 18 + 17 + 4, det 16 + 5 + 2, seg 7 + 3 (Agent + FLatten + BiViT)
     assert lines[2:4] == ['AgentPVT t', '72']
+    # `pip install mmagent[diffusion]` brings diffusers, not the core install.
+    from zipfile import ZipFile
+    with ZipFile(wheels[0]) as wheel:
+        metadata = next(wheel.read(name).decode() for name in wheel.namelist()
+                        if name.endswith('.dist-info/METADATA'))
+    assert 'Provides-Extra: diffusion' in metadata
+    assert 'Requires-Dist: diffusers>=0.30; extra == "diffusion"' in metadata
+    assert not any(line.startswith('Requires-Dist: diffusers')
+                   and 'extra ==' not in line
+                   for line in metadata.splitlines())

@@ -1,0 +1,58 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""Loading a diffusers pipeline for AgentSD, with one clear error."""
+import importlib.util
+import os
+import os.path as osp
+
+LOAD_HINT = ("Point --model at a local folder written by a pipeline's "
+             'save_pretrained() (it holds model_index.json), or at a Hugging '
+             'Face id such as runwayml/stable-diffusion-v1-5 on a machine '
+             'that can download it.')
+
+
+class PipelineLoadError(RuntimeError):
+    """The pipeline could not be loaded; the message says why and what to
+    do, in one line."""
+
+
+def load_pipeline(model, torch_dtype=None, device='cpu'):
+    """``DiffusionPipeline.from_pretrained(model)`` on ``device``, with a
+    UNet (the pipelines AgentSD applies to).
+
+    diffusers reads ``.bin`` weights with ``torch.load(weights_only=True)``
+    and runs no repository code unless asked to (``trust_remote_code``),
+    which this function never does.
+
+    Raises:
+        PipelineLoadError: missing or unreadable weights, or a pipeline
+            without a UNet.
+    """
+    from diffusers import DiffusionPipeline
+    try:
+        pipe = DiffusionPipeline.from_pretrained(
+            model, torch_dtype=torch_dtype,
+            low_cpu_mem_usage=importlib.util.find_spec('accelerate')
+            is not None)
+    except Exception as error:  # one message, whatever broke inside
+        if not osp.isdir(model) and (os.sep in model
+                                     or model.startswith('.')):
+            reason = 'no such folder'
+        else:
+            reason = (str(error).strip().splitlines() or [''])[0]
+            reason = reason or type(error).__name__
+        raise PipelineLoadError(
+            f'cannot load a diffusers pipeline from {model!r} ({reason}). '
+            f'{LOAD_HINT}') from error
+    if getattr(pipe, 'unet', None) is None:
+        raise PipelineLoadError(
+            f'{model!r} is a {type(pipe).__name__} without a UNet; AgentSD '
+            'patches UNet pipelines (SD 1.x, 2.x, XL)')
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def default_max_downsample(unet):
+    """1 for SD 1.x/2.x; 2 for UNets without full-resolution attention
+    (SDXL), whose first attention level is then patched."""
+    first = unet.down_blocks[0] if getattr(unet, 'down_blocks', None) else None
+    return 1 if getattr(first, 'attentions', None) else 2
