@@ -4,6 +4,7 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -158,27 +159,48 @@ def test_processor_equals_transcription(unet, k_scale2, k_shortcut):
 
 
 def test_block_input_is_the_merge_metric(unet, monkeypatch):
-    seen = []
+    from diffusers.models.attention import BasicTransformerBlock
+    inputs, seen = {}, []
     original = AgentSDProcessor.matching
 
     def spy(self, hidden_states, metric):
         match = original(self, hidden_states, metric)
-        seen.append((hidden_states.shape[1], metric is not None
-                     and not torch.equal(metric, hidden_states),
+        seen.append((hidden_states.shape[1], metric is inputs.pop(self),
                      match is not None))
         return match
 
     monkeypatch.setattr(AgentSDProcessor, 'matching', spy)
     apply_agent_attention(unet)
+    blocks = [m for m in unet.modules()
+              if isinstance(m, BasicTransformerBlock)]
+    hooks = [block.register_forward_pre_hook(
+        lambda m, a: inputs.__setitem__(m.attn1.processor, a[0]))
+        for block in blocks]
     try:
         run(unet, unet_inputs())
     finally:
+        for hook in hooks:
+            hook.remove()
         remove_agent_attention(unet)
-    # Every self-attention got its block's (un-normalised) input; only the
-    # full-resolution ones (256 tokens) merge with max_downsample=1.
-    # (One down block, the mid block at 8x8, two up-block layers.)
+    # Every self-attention got its own block's input (not the normalised
+    # tokens it attends over); only the full-resolution ones (256 tokens)
+    # merge with max_downsample=1: one down block layer, the mid block at
+    # 8x8, two up block layers.
     assert seen == [(256, True, True), (64, True, False), (256, True, True),
                     (256, True, True)]
+
+
+def test_random_destinations_only_in_even_batches(unet):
+    attn = first_self_attention(unet)
+    state = AgentSDState(use_rand=True, seed=5)
+    state.latent_size = (16, 16)
+    processor = AgentSDProcessor(attn.processor, state)
+    top_left = BipartiteMatching(torch.randn(1, 256, 4), 16, 16, 4, 4,
+                                 0).dst_idx
+    odd = processor.matching(torch.randn(1, 256, 32), None)
+    even = processor.matching(torch.randn(2, 256, 32), None)
+    assert torch.equal(odd.dst_idx, top_left)
+    assert not torch.equal(even.dst_idx, top_left)
 
 
 # --- (a) disabled = original, (e) remove restores ---------------------------
@@ -287,19 +309,49 @@ def test_low_precision_with_fp32_logits(dtype, tol, monkeypatch):
 
     from mmagent.diffusion import processor as processor_module
     calls = []
+    inner = processor_module._agent_attention
 
-    def spy(*args, **kwargs):
-        calls.append((args[0].dtype, args[-1]))  # query dtype, fp32_logits
-        return agent_attention(*args, **kwargs)
+    def spy(*args):
+        calls.append((args[0].dtype, torch.is_autocast_enabled('cpu')))
+        return inner(*args)
 
-    monkeypatch.setattr(processor_module, 'agent_attention', spy)
+    monkeypatch.setattr(processor_module, '_agent_attention', spy)
     model = random_unet(TINY_SD_UNET, dtype=dtype)
     apply_agent_attention(model, attn_precision='fp32')
     x, t, c = unet_inputs()
     out = run(model, (x.to(dtype), t, c.to(dtype)))
-    # The three full-resolution self-attentions, in fp32.
-    assert calls == [(dtype, True)] * 3
+    # The three full-resolution self-attentions computed in fp32.
+    assert calls == [(torch.float32, False)] * 3
     assert out.dtype == dtype and torch.isfinite(out).all()
+
+
+def test_fp32_logits_hold_under_autocast(monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    q, k, v, a = (torch.randn(1, 2, n, 40, generator=g) * 3
+                  for n in (64, 64, 64, 8))
+    ref = agent_attention(q, k, v, a, 40**-0.5)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        kept = agent_attention(q, k, v, a, 40**-0.5, fp32_logits=True)
+        lowered = agent_attention(q, k, v, a, 40**-0.5)
+    torch.testing.assert_close(kept, ref)
+    assert (lowered.float() - ref).abs().max() > 1e-3  # autocast did act
+
+    from mmagent.diffusion import processor as processor_module
+    calls = []
+    inner = processor_module._agent_attention
+
+    def spy(*args):
+        calls.append(args[0].dtype)
+        return inner(*args)
+
+    monkeypatch.setattr(processor_module, '_agent_attention', spy)
+    model = random_unet(TINY_SD_UNET)
+    state = apply_agent_attention(model, attn_precision='fp32')
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        run(model, unet_inputs())
+        state.update(attn_precision=None)
+        run(model, unet_inputs())
+    assert calls == [torch.float32] * 3 + [torch.bfloat16] * 3
 
 
 # --- schedule, SDXL, parameters ---------------------------------------------
@@ -321,13 +373,46 @@ def test_schedule_switches_phases_through_the_step_callback():
     # PNDM's PLMS runs 5 UNet steps for 4 inference steps.
     assert len(seen) == pipe.num_timesteps == 5
     assert seen == [(4, 0.95)] * 2 + [(2, 0.5)] * 3
-    # Ready for the next call: back to phase 0.
-    assert (state.sx, state.agent_ratio) == (4, 0.95)
+    # The next call starts again in phase 0 (the timestep re-synchronises).
+    seen.clear()
+    pipe('a red circle', num_inference_steps=4, height=128, width=128,
+         callback_on_step_end=schedule)
+    assert seen == [(4, 0.95)] * 2 + [(2, 0.5)] * 3
+    before = state.params()
     with pytest.raises(ValueError, match='step 0'):
         AgentSDSchedule(pipe, phases=[(5, dict(sx=2))])
     with pytest.raises(ValueError, match='ratio'):
-        AgentSDSchedule(pipe, phases=[(0, {}), (9, dict(ratio=1.5))])
-    assert state.sx == 4  # a refused schedule changes nothing
+        AgentSDSchedule(pipe, phases=[(0, dict(sx=1)), (9, dict(ratio=1.5))])
+    # A refused schedule changes nothing and does not take over.
+    assert state.params() == before and state.schedule is schedule
+
+    # The same call gives the same image (the destinations are reseeded).
+    def generate():
+        return np.asarray(pipe(
+            'a red circle', num_inference_steps=4, height=128, width=128,
+            generator=torch.Generator().manual_seed(0),
+            callback_on_step_end=schedule).images[0])
+
+    assert np.array_equal(generate(), generate())
+
+
+def test_schedule_counts_the_steps_an_img2img_run_skips():
+    from diffusers import StableDiffusionImg2ImgPipeline
+    pipe = StableDiffusionImg2ImgPipeline(**random_sd_pipeline().components)
+    pipe.set_progress_bar_config(disable=True)
+    state = apply_agent_attention(pipe)
+    seen = []
+    pipe.unet.register_forward_pre_hook(lambda m, a: seen.append(state.sx))
+    schedule = AgentSDSchedule(pipe, phases=[(0, dict(sx=4, sy=4)),
+                                             (7, dict(sx=2, sy=2))])
+    image = torch.rand(1, 3, 128, 128)
+    pipe('a red circle', image=image, strength=0.5, num_inference_steps=10,
+         generator=torch.Generator().manual_seed(0),
+         callback_on_step_end=schedule)
+    # PLMS: 11 timesteps; strength 0.5 starts at step 5, so steps 5-6 are in
+    # the first phase and 7-10 in the second.
+    assert len(pipe.scheduler.timesteps) == 11
+    assert seen == [4, 4, 2, 2, 2, 2]
 
 
 def test_parameters_are_checked():
@@ -339,8 +424,12 @@ def test_parameters_are_checked():
     with pytest.raises(TypeError, match='unknown'):
         state.update(radio=0.3)
     assert state.params()['agent_ratio'] == 0.95
-    with pytest.raises(ValueError, match='no self-attention'):
+    with pytest.raises(ValueError, match='not a UNet'):
         apply_agent_attention(torch.nn.Linear(2, 2))
+    from mmagent.diffusion.loading import looks_like_path
+    assert not looks_like_path('runwayml/stable-diffusion-v1-5')
+    assert all(map(looks_like_path, ['/data/sd15', './sd15', '~/sd',
+                                     'data/models/sd15']))
 
 
 def test_sdxl_layout_patches_its_first_attention_level():

@@ -15,6 +15,12 @@ class PipelineLoadError(RuntimeError):
     do, in one line."""
 
 
+def looks_like_path(model):
+    """A folder rather than a Hugging Face id (``owner/name``)."""
+    return (osp.isabs(model) or model.startswith(('.', '~'))
+            or model.count('/') > 1 or (os.sep != '/' and os.sep in model))
+
+
 def load_pipeline(model, torch_dtype=None, device='cpu'):
     """``DiffusionPipeline.from_pretrained(model)`` on ``device``, with a
     UNet (the pipelines AgentSD applies to).
@@ -30,12 +36,11 @@ def load_pipeline(model, torch_dtype=None, device='cpu'):
     from diffusers import DiffusionPipeline
     try:
         pipe = DiffusionPipeline.from_pretrained(
-            model, torch_dtype=torch_dtype,
+            osp.expanduser(model), torch_dtype=torch_dtype,
             low_cpu_mem_usage=importlib.util.find_spec('accelerate')
             is not None)
     except Exception as error:  # one message, whatever broke inside
-        if not osp.isdir(model) and (os.sep in model
-                                     or model.startswith('.')):
+        if looks_like_path(model) and not osp.isdir(model):
             reason = 'no such folder'
         else:
             reason = (str(error).strip().splitlines() or [''])[0]

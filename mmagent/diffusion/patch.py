@@ -42,9 +42,11 @@ class AgentSDState:
 
     def __init__(self, seed=0, **params):
         self.latent_size = None
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
         self.hooks = []
         self.processors = []
+        self.schedule = None  # an AgentSDSchedule attaches itself here
         for name, value in DEFAULTS.items():
             setattr(self, name, value)
         self.update(**params)
@@ -58,15 +60,25 @@ class AgentSDState:
                             f'expected some of {sorted(DEFAULTS)}')
         merged = {name: getattr(self, name) for name in DEFAULTS}
         merged.update(params)
+
+        def is_number(value):
+            return (isinstance(value, (int, float))
+                    and not isinstance(value, bool))
+
         for name in ('ratio', 'agent_ratio'):
             value = merged[name]
-            if not isinstance(value, (int, float)) or not 0 <= value < 1:
+            if not is_number(value) or not 0 <= value < 1:
                 raise ValueError(f'{name} must be in [0, 1), got {value!r}')
         for name in ('sx', 'sy', 'max_downsample'):
             value = merged[name]
-            if not isinstance(value, int) or value < 1:
+            if not is_number(value) or value != int(value) or value < 1:
                 raise ValueError(
                     f'{name} must be a positive integer, got {value!r}')
+            merged[name] = int(value)
+        for name in ('k_scale2', 'k_shortcut'):
+            if not is_number(merged[name]):
+                raise ValueError(
+                    f'{name} must be a number, got {merged[name]!r}')
         if merged['attn_precision'] not in (None, 'fp32'):
             raise ValueError("attn_precision must be None or 'fp32', got "
                              f"{merged['attn_precision']!r}")
@@ -76,6 +88,10 @@ class AgentSDState:
 
     def params(self):
         return {name: getattr(self, name) for name in DEFAULTS}
+
+    def reseed(self):
+        """Restart the destinations' generator (at the start of a run)."""
+        self.generator.manual_seed(self.seed)
 
 
 def _unet_of(pipe_or_unet):
@@ -120,6 +136,11 @@ def apply_agent_attention(pipe_or_unet, seed=0, **params):
         :class:`AgentSDSchedule` do it per denoising step.
     """
     unet = _unet_of(pipe_or_unet)
+    if not hasattr(unet, 'down_blocks'):
+        raise ValueError(
+            f'{type(unet).__name__} is not a UNet: AgentSD patches the '
+            'self-attention of Stable Diffusion UNets (SD 1.x/2.x/XL); '
+            'transformer-only models (SD 3, Flux, PixArt) are not supported')
     params.setdefault('max_downsample', default_max_downsample(unet))
     state = AgentSDState(seed=seed, **params)
     remove_agent_attention(unet)
@@ -134,17 +155,20 @@ def apply_agent_attention(pipe_or_unet, seed=0, **params):
             '(it looks for diffusers BasicTransformerBlocks, as in the SD '
             '1.x/2.x/XL UNets)')
 
-    def record_latent_size(module, args, kwargs):
+    def before_unet_call(module, args, kwargs):
         sample = args[0] if args else kwargs.get('sample')
         if sample is not None:
             state.latent_size = tuple(sample.shape[-2:])
+        if state.schedule is not None:
+            state.schedule.before_unet_call(
+                args[1] if len(args) > 1 else kwargs.get('timestep'))
 
     state.hooks.append(
-        unet.register_forward_pre_hook(record_latent_size, with_kwargs=True))
+        unet.register_forward_pre_hook(before_unet_call, with_kwargs=True))
     for block in targets:
         processor = AgentSDProcessor(block.attn1.processor, state)
         state.hooks.append(block.register_forward_pre_hook(
-            _metric_hook(processor), with_kwargs=True))
+            _metric_hook(block, processor), with_kwargs=True))
         block.attn1.set_processor(processor)
         state.processors.append((block.attn1, processor))
     setattr(unet, _STATE_ATTR, state)
@@ -156,10 +180,14 @@ def apply_agent_attention(pipe_or_unet, seed=0, **params):
     return state
 
 
-def _metric_hook(processor):
+def _metric_hook(block, processor):
 
     def hook(module, args, kwargs):
-        processor.metric = args[0] if args else kwargs.get('hidden_states')
+        # Only while ours is the processor: another one set since (xformers,
+        # IP-adapter, fused projections) would leave the tensor held here.
+        if block.attn1.processor is processor:
+            processor.metric = (args[0] if args else
+                                kwargs.get('hidden_states'))
 
     return hook
 
@@ -180,5 +208,6 @@ def remove_agent_attention(pipe_or_unet):
         processor.metric = None
     state.hooks.clear()
     state.processors.clear()
+    state.schedule = None
     delattr(unet, _STATE_ATTR)
     return pipe_or_unet

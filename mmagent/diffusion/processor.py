@@ -33,14 +33,22 @@ def agent_attention(query, key, value, agents, scale, k_scale2=0.3,
         Tensor: ``(B, heads, N, d)`` in ``value``'s dtype.
     """
     dtype = value.dtype
-    if fp32_logits:
-        query, key, value, agents = (t.float()
-                                     for t in (query, key, value, agents))
+    if not fp32_logits:
+        return _agent_attention(query, key, value, agents, scale, k_scale2,
+                                k_shortcut)
+    # Autocast would run SDPA in half precision again: off for this part.
+    upcast = [t.float() for t in (query, key, value, agents)]
+    with torch.autocast(query.device.type, enabled=False):
+        out = _agent_attention(*upcast, scale, k_scale2, k_shortcut)
+    return out.to(dtype)
+
+
+def _agent_attention(query, key, value, agents, scale, k_scale2, k_shortcut):
     agent_values = F.scaled_dot_product_attention(agents, key, value,
                                                   scale=scale)
     out = F.scaled_dot_product_attention(query, agents, agent_values,
                                          scale=scale**k_scale2)
-    return (out + k_shortcut * value).to(dtype)
+    return (out + k_shortcut * value).to(value.dtype)
 
 
 class AgentSDProcessor:

@@ -45,8 +45,9 @@ def random_unet(config, seed=0, dtype=torch.float32):
     """A ``UNet2DConditionModel`` built from ``config`` with seeded random
     weights, in eval mode."""
     from diffusers import UNet2DConditionModel
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(**config).eval()
+    with torch.random.fork_rng(devices=[]):  # the caller's RNG untouched
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(**config).eval()
     return unet if dtype == torch.float32 else unet.to(dtype)
 
 
@@ -69,23 +70,12 @@ def _byte_level_tokenizer(folder):
 def random_sd_pipeline(seed=0):
     """A tiny ``StableDiffusionPipeline`` (UNet, VAE with SD's 8x factor,
     CLIP text encoder and tokenizer, PNDM scheduler) with random weights."""
-    from diffusers import (AutoencoderKL, PNDMScheduler,
-                           StableDiffusionPipeline)
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
     with tempfile.TemporaryDirectory() as folder:
         tokenizer = _byte_level_tokenizer(folder)
-    torch.manual_seed(seed)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-        num_hidden_layers=2, num_attention_heads=4,
-        max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id))
-    vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4,
-        block_out_channels=(32, 32, 32, 32), layers_per_block=1,
-        down_block_types=('DownEncoderBlock2D', ) * 4,
-        up_block_types=('UpDecoderBlock2D', ) * 4, norm_num_groups=8)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        text_encoder, vae = _random_text_encoder_and_vae(tokenizer)
     scheduler = PNDMScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
         num_train_timesteps=1000, skip_prk_steps=True, steps_offset=1,
@@ -97,3 +87,20 @@ def random_sd_pipeline(seed=0):
         requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def _random_text_encoder_and_vae(tokenizer):
+    from diffusers import AutoencoderKL
+    from transformers import CLIPTextConfig, CLIPTextModel
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+        num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id))
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4,
+        block_out_channels=(32, 32, 32, 32), layers_per_block=1,
+        down_block_types=('DownEncoderBlock2D', ) * 4,
+        up_block_types=('UpDecoderBlock2D', ) * 4, norm_num_groups=8)
+    return text_encoder, vae

@@ -45,6 +45,14 @@ def destination_mask(h, w, sx, sy, generator=None, device=None):
     return mask.flatten().to(device)
 
 
+def _partition(h, w, sx, sy, generator, device):
+    """Destination and source indices, found on the CPU (no device sync
+    in the middle of a UNet step), then moved to ``device``."""
+    dst = destination_mask(h, w, sx, sy, generator)
+    return (dst.nonzero().squeeze(1).to(device),
+            (~dst).nonzero().squeeze(1).to(device))
+
+
 class BipartiteMatching:
     """One bipartite soft matching of ``metric`` tokens, reusable.
 
@@ -71,9 +79,8 @@ class BipartiteMatching:
             raise ValueError(f'a {h}x{w} grid has no whole {sy}x{sx} cell '
                              'to take a destination from')
         self.num_tokens = num_tokens
-        dst = destination_mask(h, w, sx, sy, generator, metric.device)
-        self.dst_idx = dst.nonzero().squeeze(1)
-        self.src_idx = (~dst).nonzero().squeeze(1)
+        self.dst_idx, self.src_idx = _partition(h, w, sx, sy, generator,
+                                                metric.device)
         num_src = self.src_idx.numel()
         self.r = max(0, min(int(r), num_src))
         self.agent_r = max(0, min(int(agent_r), num_src))

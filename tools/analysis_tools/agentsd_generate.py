@@ -57,8 +57,13 @@ def read_prompts(path):
 
 def main():
     args = parse_args()
-    from mmagent.diffusion import (AgentSDSchedule, PipelineLoadError,
-                                   apply_agent_attention, load_pipeline)
+    if args.num_images < 1 or args.batch_size < 1:
+        sys.exit('error: --num-images and --batch-size must be positive')
+    try:
+        from mmagent.diffusion import (AgentSDSchedule, PipelineLoadError,
+                                       apply_agent_attention, load_pipeline)
+    except ImportError as error:
+        sys.exit(f'error: {error}')
     prompts = read_prompts(args.prompts)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     dtype = DTYPES[args.dtype or ('fp16' if device.startswith('cuda') else
