@@ -63,7 +63,9 @@ class AgentSDSchedule:
         for _, params in self.phases:
             scratch.update(**params)
         self.step = 0  # the step of the next UNet call
+        self._values = (None, None)  # the timesteps, copied to the CPU once
         self.set_step(0)  # (and attach to the state)
+        state.reseed()
 
     def _state(self):
         state = agent_attention_state(self.unet)
@@ -87,17 +89,22 @@ class AgentSDSchedule:
         self._state().update(**self.params_at(step))
 
     def _timesteps(self):
+        """The scheduler's timesteps as CPU doubles (None if unknown)."""
         timesteps = getattr(self.scheduler, 'timesteps', None)
-        return timesteps if isinstance(timesteps, torch.Tensor) else None
+        if not isinstance(timesteps, torch.Tensor):
+            return None
+        if self._values[0] is not timesteps:
+            self._values = (timesteps,
+                            timesteps.detach().flatten().cpu().double())
+        return self._values[1]
 
     def before_unet_call(self, timestep):
         """Called by the patch before each UNet forward: re-synchronise the
         step with ``timestep`` when it is not the expected one (a new run,
         or one that starts part-way), then set that step's parameters."""
-        timesteps = self._timesteps()
-        if timesteps is not None and timestep is not None:
+        values = self._timesteps()
+        if values is not None and timestep is not None:
             t = float(torch.as_tensor(timestep).flatten()[0])
-            values = timesteps.detach().flatten().cpu().double()
             if not (self.step < len(values) and values[self.step] == t):
                 begin = getattr(self.scheduler, 'begin_index', None)
                 if begin is not None and begin < len(values) and values[
