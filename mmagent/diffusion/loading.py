@@ -34,6 +34,11 @@ def load_pipeline(model, torch_dtype=None, device='cpu'):
             without a UNet.
     """
     from diffusers import DiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
+    verbosity = diffusers_logging.get_verbosity()
+    # Errors are reported below in one line; diffusers' own warnings on the
+    # way there ("will try to load from local cache") would only add noise.
+    diffusers_logging.set_verbosity_error()
     try:
         pipe = DiffusionPipeline.from_pretrained(
             osp.expanduser(model), torch_dtype=torch_dtype,
@@ -44,10 +49,14 @@ def load_pipeline(model, torch_dtype=None, device='cpu'):
             reason = 'no such folder'
         else:
             reason = (str(error).strip().splitlines() or [''])[0]
-            reason = reason or type(error).__name__
+            reason = reason.replace(
+                ' Please check out the root cause in the stacktrace above.',
+                '') or type(error).__name__
         raise PipelineLoadError(
             f'cannot load a diffusers pipeline from {model!r} ({reason}). '
             f'{LOAD_HINT}') from error
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
     if getattr(pipe, 'unet', None) is None:
         raise PipelineLoadError(
             f'{model!r} is a {type(pipe).__name__} without a UNet; AgentSD '
