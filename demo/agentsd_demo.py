@@ -19,7 +19,9 @@ import time
 
 import torch
 
-DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
+# mmagent.diffusion.DTYPES; not imported here, so that a missing diffusers
+# is reported by main() in one line rather than at import.
+DTYPE_NAMES = ['bf16', 'fp16', 'fp32']
 
 
 def parse_args():
@@ -35,7 +37,7 @@ def parse_args():
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default=None,
                         help='default: cuda when available, else cpu')
-    parser.add_argument('--dtype', choices=sorted(DTYPES), default=None,
+    parser.add_argument('--dtype', choices=DTYPE_NAMES, default=None,
                         help='default: fp16 on cuda, fp32 on cpu')
     parser.add_argument('--attn-precision', choices=['fp32'], default=None,
                         help='compute the agent attention in fp32')
@@ -84,14 +86,13 @@ def main():
     try:
         from mmagent.diffusion import (AgentSDSchedule, PipelineLoadError,
                                        apply_agent_attention, load_pipeline,
-                                       remove_agent_attention)
+                                       remove_agent_attention,
+                                       resolve_device_dtype)
     except ImportError as error:
         fail(str(error))
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    dtype_name = args.dtype or ('fp16' if device.startswith('cuda') else
-                                'fp32')
+    device, dtype_name = resolve_device_dtype(args.device, args.dtype)
     try:
-        pipe = load_pipeline(args.model, DTYPES[dtype_name], device)
+        pipe = load_pipeline(args.model, dtype_name, device)
     except PipelineLoadError as error:
         fail(str(error))
 

@@ -14,7 +14,8 @@ except ImportError as error:  # pragma: no cover - depends on the install
         "mmagent.diffusion needs diffusers: pip install 'mmagent[diffusion]' "
         '(or pip install -r requirements/diffusion.txt)') from error
 
-from .loading import PipelineLoadError, default_max_downsample, load_pipeline
+from .loading import (DTYPES, PipelineLoadError, default_max_downsample,
+                      load_pipeline, resolve_device_dtype)
 from .patch import (AgentSDState, agent_attention_state,
                     apply_agent_attention, remove_agent_attention)
 from .processor import AgentSDProcessor, agent_attention
@@ -26,5 +27,5 @@ __all__ = [
     'AgentSDState', 'AgentSDSchedule', 'RECOMMENDED_PHASES',
     'AgentSDProcessor', 'agent_attention', 'BipartiteMatching',
     'destination_mask', 'token_grid', 'load_pipeline', 'PipelineLoadError',
-    'default_max_downsample'
+    'default_max_downsample', 'resolve_device_dtype', 'DTYPES'
 ]

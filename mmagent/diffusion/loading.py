@@ -4,6 +4,10 @@ import importlib.util
 import os
 import os.path as osp
 
+import torch
+
+DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
+
 LOAD_HINT = ("Point --model at a local folder written by a pipeline's "
              'save_pretrained() (it holds model_index.json), or at a Hugging '
              'Face id such as runwayml/stable-diffusion-v1-5 on a machine '
@@ -21,9 +25,17 @@ def looks_like_path(model):
             or model.count('/') > 1 or (os.sep != '/' and os.sep in model))
 
 
-def load_pipeline(model, torch_dtype=None, device='cpu'):
-    """``DiffusionPipeline.from_pretrained(model)`` on ``device``, with a
-    UNet (the pipelines AgentSD applies to).
+def resolve_device_dtype(device=None, dtype=None):
+    """``(device, dtype name)``: by default CUDA in fp16 when available,
+    else the CPU in fp32."""
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    return device, dtype or ('fp16' if device.startswith('cuda') else 'fp32')
+
+
+def load_pipeline(model, dtype='fp32', device='cpu'):
+    """``DiffusionPipeline.from_pretrained(model)`` in ``dtype`` (a name of
+    :data:`DTYPES`) on ``device``, with a UNet (the pipelines AgentSD
+    applies to).
 
     diffusers reads ``.bin`` weights with ``torch.load(weights_only=True)``
     and runs no repository code unless asked to (``trust_remote_code``),
@@ -41,7 +53,7 @@ def load_pipeline(model, torch_dtype=None, device='cpu'):
     diffusers_logging.set_verbosity_error()
     try:
         pipe = DiffusionPipeline.from_pretrained(
-            osp.expanduser(model), torch_dtype=torch_dtype,
+            osp.expanduser(model), torch_dtype=DTYPES[dtype],
             low_cpu_mem_usage=importlib.util.find_spec('accelerate')
             is not None)
     except Exception as error:  # one message, whatever broke inside

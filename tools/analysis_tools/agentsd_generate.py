@@ -19,7 +19,9 @@ import time
 
 import torch
 
-DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
+# mmagent.diffusion.DTYPES; not imported here, so that a missing diffusers
+# is reported by main() in one line rather than at import.
+DTYPE_NAMES = ['bf16', 'fp16', 'fp32']
 
 
 def parse_args():
@@ -38,7 +40,7 @@ def parse_args():
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default=None)
-    parser.add_argument('--dtype', choices=sorted(DTYPES), default=None)
+    parser.add_argument('--dtype', choices=DTYPE_NAMES, default=None)
     parser.add_argument('--attn-precision', choices=['fp32'], default=None)
     return parser.parse_args()
 
@@ -61,13 +63,12 @@ def main():
         sys.exit('error: --num-images and --batch-size must be positive')
     try:
         from mmagent.diffusion import (AgentSDSchedule, PipelineLoadError,
-                                       apply_agent_attention, load_pipeline)
+                                       apply_agent_attention, load_pipeline,
+                                       resolve_device_dtype)
     except ImportError as error:
         sys.exit(f'error: {error}')
     prompts = read_prompts(args.prompts)
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    dtype = DTYPES[args.dtype or ('fp16' if device.startswith('cuda') else
-                                  'fp32')]
+    device, dtype = resolve_device_dtype(args.device, args.dtype)
     try:
         pipe = load_pipeline(args.model, dtype, device)
     except PipelineLoadError as error:

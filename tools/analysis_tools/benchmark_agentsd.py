@@ -29,13 +29,13 @@ import time
 
 import torch
 
-from mmagent.diffusion import apply_agent_attention, remove_agent_attention
+from mmagent.diffusion import (DTYPES, apply_agent_attention,
+                               remove_agent_attention)
 from mmagent.diffusion.random_models import (SD15_UNET, TINY_SD_UNET,
                                              random_unet)
 from mmagent.utils.profiling import peak_memory
 
 UNETS = dict(sd15=SD15_UNET, tiny=TINY_SD_UNET)
-DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
 VARIANTS = dict(
     softmax=None,
     tome=dict(sx=4, sy=4, ratio=0.4, agent_ratio=0.0),
