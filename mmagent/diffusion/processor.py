@@ -105,13 +105,12 @@ class AgentSDProcessor:
                 'mmagent.diffusion.remove_agent_attention(...) before '
                 'running with a mask, or turn AgentSD off for those calls '
                 'with state.update(ratio=0, agent_ratio=0).')
-        features = match.merge(hidden_states)
         if match.has_agents:
-            out = self.attend_with_agents(attn, features,
-                                          match.agents(hidden_states))
+            out = self.attend_with_agents(
+                attn, *match.merge_with_agents(hidden_states))
         else:
-            out = self.original(attn, features, None, None, temb, *args,
-                                **kwargs)
+            out = self.original(attn, match.merge(hidden_states), None, None,
+                                temb, *args, **kwargs)
         return match.unmerge(out)
 
     def attend_with_agents(self, attn, hidden_states, agents):

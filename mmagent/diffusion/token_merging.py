@@ -107,9 +107,12 @@ class BipartiteMatching:
         return (self.agent_r > self.r
                 and 2 * self.num_agents < self.num_features)
 
-    def _merge(self, x, r):
-        src, dst = x[:, self.src_idx], x[:, self.dst_idx]
-        channels = x.shape[-1]
+    def _split(self, x):
+        return x[:, self.src_idx], x[:, self.dst_idx]
+
+    def _merge(self, parts, r):
+        src, dst = parts
+        channels = src.shape[-1]
         kept = self.rank[:, r:, None].expand(-1, -1, channels)
         moving = self.rank[:, :r, None].expand(-1, -1, channels)
         target = self.best_dst.gather(1, self.rank[:, :r])
@@ -120,11 +123,16 @@ class BipartiteMatching:
 
     def merge(self, x):
         """``(B, N, C) -> (B, N - r, C)``: the features."""
-        return self._merge(x, self.r)
+        return self._merge(self._split(x), self.r)
 
     def agents(self, x):
         """``(B, N, C) -> (B, N - agent_r, C)``: the coarser agent set."""
-        return self._merge(x, self.agent_r)
+        return self._merge(self._split(x), self.agent_r)
+
+    def merge_with_agents(self, x):
+        """:meth:`merge` and :meth:`agents` of ``x``, splitting it once."""
+        parts = self._split(x)
+        return self._merge(parts, self.r), self._merge(parts, self.agent_r)
 
     def unmerge(self, y):
         """``(B, N - r, C) -> (B, N, C)``: each token gets its merged value."""
