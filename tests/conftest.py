@@ -26,6 +26,9 @@ def pytest_configure(config):
 @pytest.fixture
 def golden_dir():
     if not osp.isdir(GOLDEN_DIR):
+        if os.environ.get('CI') == 'true':  # CI always has shared/ beside
+            pytest.fail(f'golden fixtures not found under CI: {GOLDEN_DIR} '
+                        f'does not exist')
         pytest.skip(f'golden fixtures not found: {GOLDEN_DIR} does not exist '
                     f'(they live in the shared folder beside the repo)')
     return GOLDEN_DIR

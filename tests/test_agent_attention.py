@@ -109,3 +109,36 @@ def test_invalid_arguments():
         AgentAttention(32, 4, 10, (3, 3), (7, 7))
     with pytest.raises(ValueError, match='divisible'):
         AgentAttention(30, 4, 9, (3, 3), (7, 7))
+
+
+@pytest.mark.parametrize('bias_grad', [True, False])
+def test_biased_attention_matches_sdpa(monkeypatch, bias_grad):
+    """Values and gradients of ``softmax(q k^T s + bias) v``; SDPA is
+    bypassed exactly when the bias needs its gradient (no fused CPU kernel
+    differentiates a mask)."""
+    import torch.nn.functional as F
+
+    from mmagent.models.layers.attention.common import biased_attention
+    q, k, v = (torch.randn(2, 3, n, 8, requires_grad=True)
+               for n in (5, 7, 7))
+    bias = torch.randn(1, 3, 5, 7, requires_grad=bias_grad)
+    inputs = (q, k, v, bias) if bias_grad else (q, k, v)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=.3)
+    ref_grads = torch.autograd.grad(ref.square().sum(), inputs)
+    sdpa_calls = []
+    original = F.scaled_dot_product_attention
+
+    def spy(*args, **kwargs):
+        sdpa_calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(F, 'scaled_dot_product_attention', spy)
+    out = biased_attention(q, k, v, bias, .3)
+    grads = torch.autograd.grad(out.square().sum(), inputs)
+    assert len(sdpa_calls) == (0 if bias_grad else 1)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    for grad, ref_grad in zip(grads, ref_grads):
+        torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():  # inference: SDPA, whatever the bias
+        biased_attention(q, k, v, bias, .3)
+    assert len(sdpa_calls) == (1 if bias_grad else 2)

@@ -17,6 +17,7 @@ from mmagent.utils.checkpoint import (CheckpointLoadError,
                                       TrustCheckpointAction,
                                       inspect_checkpoint)
 from mmagent.utils.config import load_config, resolve_work_dir
+from mmagent.utils.cpu_malloc import configure_cpu_malloc
 from mmagent.utils.distributed import finish_distributed, prepare_distributed
 
 
@@ -53,6 +54,10 @@ def parse_args():
 
 def main():
     args = parse_args()
+    try:  # large CPU tensors reuse freed memory (mmagent.utils.cpu_malloc)
+        configure_cpu_malloc()
+    except ValueError as e:
+        raise SystemExit(f'error: {e}')
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     task = get_task(cfg)

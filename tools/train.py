@@ -18,6 +18,7 @@ from mmagent.tasks import get_task
 from mmagent.utils.checkpoint import (CheckpointLoadError,
                                       TrustCheckpointAction)
 from mmagent.utils.config import load_config, resolve_work_dir
+from mmagent.utils.cpu_malloc import configure_cpu_malloc
 from mmagent.utils.distributed import finish_distributed, prepare_distributed
 
 
@@ -60,6 +61,10 @@ def parse_args():
 
 def main():
     args = parse_args()
+    try:  # large CPU tensors reuse freed memory (mmagent.utils.cpu_malloc)
+        configure_cpu_malloc()
+    except ValueError as e:
+        raise SystemExit(f'error: {e}')
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     resolve_work_dir(cfg, args.work_dir, args.config)

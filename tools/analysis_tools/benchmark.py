@@ -23,6 +23,7 @@ import mmagent  # noqa: F401
 from mmagent.tasks import get_task
 from mmagent.utils.checkpoint import TrustCheckpointAction
 from mmagent.utils.config import load_config
+from mmagent.utils.cpu_malloc import configure_cpu_malloc
 
 
 def parse_args():
@@ -55,6 +56,10 @@ def build_model(cfg, checkpoint, device):
 
 def main():
     args = parse_args()
+    try:  # as tools/train.py and tools/test.py
+        configure_cpu_malloc()
+    except ValueError as e:
+        raise SystemExit(f'error: {e}')
     cfg = load_config(args.config, args.cfg_options, init_scope=True)
     task = get_task(cfg)
     device = torch.device(args.device)

@@ -22,8 +22,17 @@ Examples::
         bivit-swin-t swin-t --shapes 224x224 800x1344
     python tools/analysis_tools/benchmark_backbone.py --device cuda \
         --dtypes fp32 fp16 --mode train --batch-sizes 2
+    # Agent-Swin-T/S/B against mmdet's Swin of the same size, training
+    python tools/analysis_tools/benchmark_backbone.py --models \
+        agent-swin-t mmdet-swin-t agent-swin-s mmdet-swin-s \
+        agent-swin-b mmdet-swin-b --mode train --json swin_train.json
+
+CPU runs keep freed memory for reuse (``--malloc cached``, as the tools do,
+see :mod:`mmagent.utils.cpu_malloc`); ``--malloc system`` measures with the
+C library's defaults.
 """
 import argparse
+import json
 import statistics
 import time
 from collections import OrderedDict
@@ -33,6 +42,7 @@ import torch
 import mmagent  # noqa: F401
 from mmagent import AgentPVT, AgentSwinTransformer
 from mmagent.models.backbones import FLattenPVT, FLattenSwinTransformer
+from mmagent.utils.cpu_malloc import MODES, configure_cpu_malloc
 from mmagent.utils.profiling import peak_memory
 
 DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
@@ -59,9 +69,15 @@ def mmdet_pvt(depths):
     return build
 
 
-def mmdet_swin_t():
-    from mmdet.models.backbones import SwinTransformer
-    return SwinTransformer(drop_path_rate=0.)
+def mmdet_swin(embed_dims=96, depths=(2, 2, 6, 2),
+               num_heads=(3, 6, 12, 24)):
+
+    def build():
+        from mmdet.models.backbones import SwinTransformer
+        return SwinTransformer(embed_dims=embed_dims, depths=depths,
+                               num_heads=num_heads, drop_path_rate=0.)
+
+    return build
 
 
 def bivit_swin_t():
@@ -88,6 +104,10 @@ SUITES = OrderedDict([
     ('agent-pvt-t', (agent_pair(AgentPVT, 't'), ['mmdet-pvt-t'])),
     ('agent-swin-t', (agent_pair(AgentSwinTransformer, 't'),
                       ['mmdet-swin-t'])),
+    ('agent-swin-s', (agent_pair(AgentSwinTransformer, 's'),
+                      ['mmdet-swin-s'])),
+    ('agent-swin-b', (agent_pair(AgentSwinTransformer, 'b'),
+                      ['mmdet-swin-b'])),
     ('flatten-pvt-t', (agent_pair(FLattenPVT, 't'),
                        ['agent-pvt-t fast', 'mmdet-pvt-t'])),
     ('flatten-swin-t', (agent_pair(FLattenSwinTransformer, 't'),
@@ -96,7 +116,10 @@ SUITES = OrderedDict([
 ])
 BASELINES = OrderedDict([('mmdet-pvt-s', mmdet_pvt([3, 4, 6, 3])),
                          ('mmdet-pvt-t', mmdet_pvt([2, 2, 2, 2])),
-                         ('mmdet-swin-t', mmdet_swin_t),
+                         ('mmdet-swin-t', mmdet_swin()),
+                         ('mmdet-swin-s', mmdet_swin(depths=(2, 2, 18, 2))),
+                         ('mmdet-swin-b', mmdet_swin(128, (2, 2, 18, 2),
+                                                     (4, 8, 16, 32))),
                          ('swin-t', swin_t)])
 DEFAULT_MODELS = ['agent-pvt-s', 'agent-swin-t', 'mmdet-pvt-s',
                   'mmdet-swin-t']
@@ -130,6 +153,12 @@ def parse_args():
                         help='skip the peak memory measurement')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch.set_num_threads for CPU runs')
+    parser.add_argument('--malloc', choices=MODES, default='cached',
+                        help='cached: freed host memory is reused, as the '
+                        'tools do; system: the C library\'s defaults')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write every figure (seconds, bytes, '
+                        'setting) to this JSON file')
     return parser.parse_args()
 
 
@@ -182,6 +211,7 @@ def run_setting(models, shape, batch, dtype_name, device, args):
 
 def main():
     args = parse_args()
+    malloc = configure_cpu_malloc(args.malloc)
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -198,8 +228,9 @@ def main():
     where = (torch.cuda.get_device_name(device) if device.type == 'cuda'
              else f'CPU, {torch.get_num_threads()} threads')
     print(f'device: {where}; torch {torch.__version__}; mode {args.mode}; '
-          f'median of {args.repeats} round-robin repeats after '
-          f'{args.warmup} warm-up')
+          f'malloc {malloc}; median of {args.repeats} round-robin repeats '
+          f'after {args.warmup} warm-up')
+    records = []
     header = (f'{"model":<22} {"shape":>10} {"batch":>5} {"dtype":>5} '
               f'{"latency":>9} {"peak mem":>9}  ratios')
     for shape in args.shapes:
@@ -207,6 +238,10 @@ def main():
             for dtype_name in args.dtypes:
                 latency, memory = run_setting(models, shape, batch,
                                               dtype_name, device, args)
+                records += [dict(model=name, shape=list(shape), batch=batch,
+                                 dtype=dtype_name, seconds=latency[name],
+                                 peak_bytes=memory.get(name))
+                            for name in models]
                 print(header)
                 for name in models:
                     line = (f'{name:<22} {shape[0]}x{shape[1]:<5} {batch:>5} '
@@ -231,6 +266,12 @@ def main():
                         line += '  ' + '; '.join(ratios)
                     print(line)
                 print()
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(device=where, torch=torch.__version__,
+                           mode=args.mode, malloc=malloc,
+                           repeats=args.repeats, results=records), f,
+                      indent=1)
 
 
 if __name__ == '__main__':

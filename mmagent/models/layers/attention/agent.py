@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from .common import fp32_logits
+from .common import biased_attention, fp32_logits
 from .registry import register_attention
 
 # ``an_bias``/``na_bias`` are stored on a fixed 7x7 grid whatever the stage.
@@ -33,6 +33,22 @@ def interp_matrix(src: int, dst: int, like: torch.Tensor) -> torch.Tensor:
         eye.view(1, src, src, 1), size=(dst, 1), mode='bilinear',
         align_corners=False)
     return weights[0, :, :, 0].t()
+
+
+def adaptive_pool_matrix(src: int, dst: int,
+                         like: torch.Tensor) -> torch.Tensor:
+    """``(dst, src)`` weights of a 1-D adaptive average pooling: output
+    ``i`` averages inputs ``floor(i * src / dst)`` to
+    ``ceil((i + 1) * src / dst) - 1``, the windows of
+    :func:`F.adaptive_avg_pool2d` (which overlap where ``dst`` does not
+    divide ``src``). Built from tensor ops only, so it traces and exports
+    with the input size free."""
+    out = torch.arange(dst, device=like.device)
+    start = torch.div(out * src, dst, rounding_mode='floor')
+    end = torch.div((out + 1) * src + dst - 1, dst, rounding_mode='floor')
+    idx = torch.arange(src, device=like.device)
+    window = (idx >= start[:, None]) & (idx < end[:, None])
+    return window.to(like.dtype) / (end - start).to(like.dtype)[:, None]
 
 
 def resize_bilinear(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -318,10 +334,10 @@ class AgentAttention(BaseModule):
     def _project(self, x: torch.Tensor):
         b, n, c = x.shape
         if self.fused_qkv:
-            qkv = self.qkv(x).reshape(b, n, 3, c).permute(2, 0, 1, 3)
-            return qkv[0], qkv[1], qkv[2]
-        kv = self.kv(x).reshape(b, n, 2, c).permute(2, 0, 1, 3)
-        return self.q(x), kv[0], kv[1]
+            # unbind: one gradient copy in backward, where indexing makes
+            # a zero-filled full-size gradient per index
+            return self.qkv(x).reshape(b, n, 3, c).unbind(2)
+        return (self.q(x), *self.kv(x).reshape(b, n, 2, c).unbind(2))
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
@@ -360,12 +376,10 @@ class AgentAttention(BaseModule):
             out = self.attn_drop(q_attn).to(agent_v.dtype) @ agent_v
         else:
             p = self.attn_drop.p if self.training else 0.
-            agent_v = F.scaled_dot_product_attention(
-                agents, k, v, attn_mask=agent_bias, dropout_p=p,
-                scale=self.scale)
-            out = F.scaled_dot_product_attention(
-                q, agents, agent_v, attn_mask=token_bias, dropout_p=p,
-                scale=self.scale)
+            agent_v = biased_attention(agents, k, v, agent_bias, self.scale,
+                                       p)
+            out = biased_attention(q, agents, agent_v, token_bias,
+                                   self.scale, p)
 
         return self.add_dwc(out, v, hw)
 
@@ -375,10 +389,20 @@ class AgentAttention(BaseModule):
         queries ``(B, E + H*W, C)`` -> ``(B, Na, C)``."""
         b, _, c = q.shape
         E = self.num_extra_tokens
-        agents = F.adaptive_avg_pool2d(
-            q[:, E:].reshape(b, *hw, c).permute(0, 3, 1, 2),
-            self.agent_shape)
-        return agents.reshape(b, c, -1).permute(0, 2, 1)
+        if self.exact:
+            agents = F.adaptive_avg_pool2d(
+                q[:, E:].reshape(b, *hw, c).permute(0, 3, 1, 2),
+                self.agent_shape)
+            return agents.reshape(b, c, -1).permute(0, 2, 1)
+        # The same averages as two matmuls on the token layout (no permute
+        # to channels-first and back; a cheaper backward than the pooling
+        # kernel's): columns to a_w, then rows to a_h.
+        (H, W), (a_h, a_w) = hw, self.agent_shape
+        cols = torch.matmul(adaptive_pool_matrix(W, a_w, q),
+                            q[:, E:].reshape(b * H, W, c))  # (bH, a_w, C)
+        agents = torch.matmul(adaptive_pool_matrix(H, a_h, q),
+                              cols.reshape(b, H, a_w * c))  # (b, a_h, .)
+        return agents.reshape(b, a_h * a_w, c)
 
     def add_dwc(self, out: torch.Tensor, v: torch.Tensor,
                 hw: Tuple[int, int]) -> torch.Tensor:

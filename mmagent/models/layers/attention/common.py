@@ -11,8 +11,8 @@ import torch.nn.functional as F
 def fp32_logits(*tensors: torch.Tensor):
     """Yield the tensors in fp32 with autocast off when any is in reduced
     precision, so attention logits and softmax are computed in fp32 (fp16
-    overflows at 65504); fp32 tensors pass through untouched."""
-    if all(t.dtype == torch.float32 for t in tensors):
+    overflows at 65504); fp32 and fp64 tensors pass through untouched."""
+    if all(t.dtype in (torch.float32, torch.float64) for t in tensors):
         yield tensors
         return
     with torch.autocast(tensors[0].device.type, enabled=False):
@@ -31,3 +31,30 @@ def resize_token_map(tokens: torch.Tensor, src_hw: Sequence[int],
     grid = F.interpolate(grid, size=tuple(dst_hw), mode='bilinear',
                          align_corners=False)
     return grid.flatten(2).transpose(1, 2)
+
+
+def biased_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     bias: torch.Tensor, scale: float,
+                     dropout_p: float = 0.) -> torch.Tensor:
+    """``softmax(q k^T * scale + bias) v`` for ``(..., L, d)`` queries,
+    ``(..., S, d)`` keys and values and a bias broadcastable to
+    ``(..., L, S)``.
+
+    Through :func:`F.scaled_dot_product_attention`, except when the bias
+    needs its gradient on the CPU: no fused CPU kernel differentiates the
+    mask, so SDPA falls back to its math kernel, which materialises the
+    map anyway and adds safe-softmax passes over it (``isneginf``, ``all``,
+    ``where`` and their backward), about a third of an agent block's
+    training time. Written out, the map is made once and the bias added in
+    place.
+    """
+    if not (bias.requires_grad and torch.is_grad_enabled()
+            and q.device.type == 'cpu'):
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)
+    with fp32_logits(q, k) as (q_, k_):  # as SDPA's fallback: fp32 maths
+        attn = torch.matmul(q_ * scale, k_.transpose(-2, -1)).add_(bias)
+        attn = attn.softmax(dim=-1)
+    if dropout_p:
+        attn = F.dropout(attn, dropout_p)
+    return torch.matmul(attn.to(v.dtype), v)

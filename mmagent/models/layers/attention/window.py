@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from .common import fp32_logits
+from .common import biased_attention, fp32_logits
 from .registry import register_attention
 
 # Logit offset between tokens of different regions in a shifted window.
@@ -169,7 +169,7 @@ class WindowAttention(BaseModule):
         h = self.num_heads
         qkv = self.qkv(windows).reshape(B_, N, 3, h, C // h).permute(
             2, 0, 3, 1, 4)
-        x = self.attend_heads(qkv[0], qkv[1], qkv[2], mask)
+        x = self.attend_heads(*qkv.unbind(0), mask)
         x = x.transpose(1, 2).reshape(B_, N, C)
         return self.proj_drop(self.proj(x))
 
@@ -191,10 +191,9 @@ class WindowAttention(BaseModule):
                     attn = attn.view(-1, h, N, N)
                 attn = attn.softmax(dim=-1)
             return self.attn_drop(attn).to(v.dtype) @ v
-        return F.scaled_dot_product_attention(
-            q, k, v, attn_mask=self.logit_bias(mask, B_).to(q.dtype),
-            dropout_p=self.attn_drop.p if self.training else 0.,
-            scale=self.scale)
+        return biased_attention(
+            q, k, v, self.logit_bias(mask, B_).to(q.dtype), self.scale,
+            self.attn_drop.p if self.training else 0.)
 
     def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
         B, L, C = x.shape
