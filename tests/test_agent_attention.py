@@ -142,3 +142,23 @@ def test_biased_attention_matches_sdpa(monkeypatch, bias_grad):
     with torch.no_grad():  # inference: SDPA, whatever the bias
         biased_attention(q, k, v, bias, .3)
     assert len(sdpa_calls) == (1 if bias_grad else 2)
+
+
+@pytest.mark.parametrize('extra', [0, 1])
+@pytest.mark.parametrize('hw', [(14, 14), (9, 23), (3, 4), (50, 84)])
+def test_agents_pooled_by_matmul_equal_adaptive_pooling(hw, extra):
+    """The fast path's two pooling matmuls give F.adaptive_avg_pool2d's
+    averages, also where the grid does not divide the map (overlapping
+    windows) or is larger than it, with a class token left out."""
+    cfg = dict(embed_dims=32, num_heads=4, agent_num=16, agent_shape=(5, 6),
+               pretrain_hw=(14, 14), num_extra_tokens=extra)
+    fast, exact = AgentAttention(**cfg), AgentAttention(exact=True, **cfg)
+    q = torch.randn(2, extra + hw[0] * hw[1], 32, requires_grad=True)
+    pooled = fast.pool_agents(q, hw)
+    reference = exact.pool_agents(q, hw)
+    torch.testing.assert_close(pooled, reference, rtol=1e-5, atol=1e-6)
+    grad, = torch.autograd.grad(pooled.square().sum(), q)
+    ref_grad, = torch.autograd.grad(reference.square().sum(), q)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-6)
+    if extra:  # the class token is not pooled
+        assert grad[:, :extra].abs().max() == 0

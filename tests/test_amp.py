@@ -100,3 +100,40 @@ def test_cpu_amp_optim_wrapper_and_configure_amp():
         configure_amp(cfg, requested=False)
         assert cfg.optim_wrapper.type == 'CPUAmpOptimWrapper'
         assert 'loss_scale' not in cfg.optim_wrapper
+
+
+# bf16 keeps 8 bits of mantissa (eps 2^-8 = 3.9e-3): ten of them, relative
+# to the output's largest magnitude, after a dozen bf16 layers. Measured:
+# 5e-3 to 2.3e-2 (FLatten-PVT's logits).
+BF16_TOLERANCE = 0.04
+
+
+@pytest.mark.parametrize('name', [
+    'agent_pvt_cls', 'agent_swin_cls', 'agent_deit_cls', 'agent_cswin_cls',
+    'flatten_pvt_cls', 'flatten_pvt_v2_cls', 'flatten_swin_cls',
+    'flatten_cswin_cls', 'agent_pvt', 'agent_swin'])
+def test_bf16_inference_close_to_fp32_on_golden_models(golden_dir, name):
+    """bf16 autocast inference (``benchmark_backbone.py --dtypes bf16``) of
+    every official golden model stays within bf16 tolerance of fp32."""
+    from golden_models import CLASSIFIERS, backbone, classifier, load_golden
+    golden = load_golden(golden_dir, name)
+    if name.endswith('_cls'):
+        model = classifier(golden, CLASSIFIERS[name[:-4]], False).eval()
+
+        def forward(x):
+            return [model(x, mode='tensor')]
+    else:
+        model = backbone(golden, False).eval()
+
+        def forward(x):
+            return list(model(x))
+
+    x = golden['cases'][0]['input'][:1]
+    with torch.no_grad():
+        ref = forward(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            low = forward(x)
+    for out, fp32 in zip(low, ref):
+        error = (out.float() - fp32).abs().max() / fp32.abs().max()
+        # above fp32 rounding: the products really ran in bf16
+        assert 1e-4 < error <= BF16_TOLERANCE, error

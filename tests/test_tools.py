@@ -2,6 +2,7 @@
 import sys
 import textwrap
 
+import pytest
 from conftest import run
 
 
@@ -73,3 +74,55 @@ def test_benchmark_whole_detector_and_segmentor(tmp_path):
                        '--shape', '128', '160', '--repeats', '1',
                        '--compare-exact')
         assert 'img/s' in out and 'exact/fast time ratio' in out
+
+
+def test_benchmark_backbone_json_and_readme_tables(tmp_path):
+    """--json keeps every figure; the README suite's markdown renderer
+    puts each row next to its softmax baseline."""
+    import importlib.util
+    import json
+    path = tmp_path / 'figures.json'
+    run_tool('tools/analysis_tools/benchmark_backbone.py', '--models',
+             'agent-swin-t', 'mmdet-swin-t', '--shapes', '64x64',
+             '--repeats', '1', '--no-exact', '--json', str(path))
+    figures = json.loads(path.read_text())
+    assert figures['malloc'] == 'cached' and figures['mode'] == 'inference'
+    rows = {r['model']: r for r in figures['results']}
+    assert set(rows) == {'agent-swin-t fast', 'mmdet-swin-t'}
+    assert all(r['seconds'] > 0 and r['peak_bytes'] > 0
+               for r in rows.values())
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_backbone', 'tools/analysis_tools/benchmark_backbone.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = module.markdown_table(figures['results'])
+    agent_row = next(line for line in table.splitlines()
+                     if line.startswith('| agent-swin-t fast'))
+    ratio = rows['mmdet-swin-t']['seconds'] / rows['agent-swin-t fast'][
+        'seconds']
+    assert f'mmdet-swin-t: {ratio:.2f}x' in agent_row
+
+
+def test_benchmark_training_step_against_a_baseline_config():
+    """--mode train runs the config's train pipeline on synthetic images
+    and its optimizer; --baseline times an OpenMMLab package's config."""
+    out = run_tool('tools/analysis_tools/benchmark.py',
+                   'configs/cls/demo/agent-pvt-mini_demo-shapes.py',
+                   '--mode', 'train', '--shape', '64', '64', '--repeats',
+                   '1', '--batch-size', '2', '--baseline',
+                   'mmpretrain::deit/deit-tiny_4xb256_in1k.py')
+    assert 'train: 64x64 images, batch 2' in out
+    assert 'baseline/fast time ratio' in out
+    assert 'mmpretrain::deit/deit-tiny_4xb256_in1k.py' in out
+
+
+@pytest.mark.parametrize('config', [
+    'configs/det/demo/mask-rcnn_agent-pvt-t_fpn_demo-shapes.py',
+    'configs/seg/demo/fpn_agent-pvt-t_demo-scenes.py'])
+def test_benchmark_training_step_of_dense_configs(config):
+    """Synthetic boxes, polygon masks and label maps go through the
+    detector's and segmentor's own train pipelines and losses."""
+    out = run_tool('tools/analysis_tools/benchmark.py', config, '--mode',
+                   'train', '--shape', '96', '128', '--repeats', '1',
+                   '--cfg-options', 'model.backbone.init_cfg=None')
+    assert 'train: 96x128 images, batch 1' in out and 'img/s' in out

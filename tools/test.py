@@ -8,6 +8,7 @@ what ``--out``, ``--show-dir`` and ``--tta`` do, as in mmdet 3.x / mmseg 1.x
 import argparse
 import os
 
+import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
@@ -37,6 +38,11 @@ def parse_args():
                         'predictions')
     parser.add_argument('--wait-time', type=float, default=2,
                         help='the interval of show (s)')
+    parser.add_argument(
+        '--compile', action='store_true',
+        help='torch.compile the test step (as tools/train.py --compile), '
+        'one static graph per input size: the first batch at each new size '
+        'compiles')
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation, if the config has it')
     parser.add_argument(
@@ -84,6 +90,9 @@ def main():
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
+    if args.compile:  # mmengine 0.10 compiles only train_step itself
+        runner.model.test_step = torch.compile(runner.model.test_step,
+                                               dynamic=False)
     runner.test()
     finish_distributed(runner)
 

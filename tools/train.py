@@ -30,6 +30,11 @@ def parse_args():
         '--amp', action='store_true',
         help='mixed precision: fp16 with loss scaling on GPU, bf16 on CPU')
     parser.add_argument(
+        '--compile', action='store_true',
+        help='torch.compile the train step (mmengine\'s compile option), '
+        'one static graph per input size: the first iteration at each new '
+        'size compiles')
+    parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the learning rate with the total batch size')
     parser.add_argument(
@@ -70,6 +75,8 @@ def main():
     resolve_work_dir(cfg, args.work_dir, args.config)
 
     configure_amp(cfg, args.amp)
+    if args.compile:  # static: symbolic shapes compile for many minutes
+        cfg.compile = dict(dynamic=False)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or \
                 'base_batch_size' not in cfg.auto_scale_lr:

@@ -8,6 +8,7 @@ its task with :func:`get_task`; a new task is one file defining a
 """
 import copy
 import difflib
+import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -73,6 +74,24 @@ class Task:
 
     def data_sample_type(self):
         raise NotImplementedError
+
+    def synthetic_training_record(self, root: str, height: int, width: int,
+                                  index: int) -> dict:
+        """A training record as the task's dataset gives it to the train
+        pipeline (``img_path`` and the annotations in the dataset's own
+        format), for a synthetic ``height x width`` image written under
+        ``root``; the benchmark runs the config's real pipeline on it."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _write_noise_image(root: str, name: str, height: int,
+                           width: int, seed: int) -> str:
+        from PIL import Image
+        rng = np.random.default_rng(seed)
+        path = osp.join(root, f'{name}.png')
+        Image.fromarray(rng.integers(0, 256, (height, width, 3),
+                                     dtype=np.uint8)).save(path)
+        return path
 
     def complexity_shape(self, cfg) -> Tuple[int, int]:
         """``(H, W)`` at which ``get_flops.py`` counts by default: the

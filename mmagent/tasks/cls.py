@@ -20,6 +20,11 @@ class ClassificationTask(Task):
         from mmpretrain.registry import MODELS
         return MODELS
 
+    def synthetic_training_record(self, root, height, width, index):
+        path = self._write_noise_image(root, f'cls_{index}', height, width,
+                                       index)
+        return dict(img_path=path, gt_label=index % 2)
+
     def complexity_shape(self, cfg):
         """The size the config tests at: its test pipeline's crop (or
         fixed resize), else the backbone's pretraining size."""

@@ -73,6 +73,25 @@ class DetectionTask(Task):
         from mmdet.registry import MODELS
         return MODELS
 
+    def synthetic_training_record(self, root, height, width, index):
+        """``CocoDataset``'s record: eight boxes with polygon masks (a
+        diamond in each box) of classes 0 and 1."""
+        import numpy as np
+        rng = np.random.default_rng(index)
+        instances = []
+        for i in range(8):
+            w, h = rng.uniform(0.1, 0.4) * width, rng.uniform(0.1, 0.4) * height
+            x1, y1 = rng.uniform(0, width - w), rng.uniform(0, height - h)
+            cx, cy = x1 + w / 2, y1 + h / 2
+            instances.append(dict(
+                bbox=[x1, y1, x1 + w, y1 + h], bbox_label=i % 2,
+                ignore_flag=0,
+                mask=[[cx, y1, x1 + w, cy, cx, y1 + h, x1, cy]]))
+        path = self._write_noise_image(root, f'det_{index}', height, width,
+                                       index)
+        return dict(img_path=path, img_id=index, height=height, width=width,
+                    instances=instances)
+
     def check_sample(self, sample, dataset):
         instances = sample['data_samples'].gt_instances
         boxes = instances.get('bboxes')

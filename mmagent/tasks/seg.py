@@ -21,6 +21,19 @@ class SegmentationTask(Task):
         from mmseg.registry import MODELS
         return MODELS
 
+    def synthetic_training_record(self, root, height, width, index):
+        """An ADE20K-style record: a label PNG of horizontal bands of
+        labels 1-4 (0 is ignored after ``reduce_zero_label``)."""
+        from PIL import Image
+        labels = (np.arange(height)[:, None] * 4 // height + 1).repeat(
+            width, 1).astype(np.uint8)
+        seg_path = osp.join(root, f'seg_{index}_labels.png')
+        Image.fromarray(labels).save(seg_path)
+        path = self._write_noise_image(root, f'seg_{index}', height, width,
+                                       index)
+        return dict(img_path=path, seg_map_path=seg_path, label_map=None,
+                    reduce_zero_label=True, seg_fields=[])
+
     def check_sample(self, sample, dataset):
         labels = sample['data_samples'].gt_sem_seg.data
         num_classes = len(dataset.metainfo['classes'])

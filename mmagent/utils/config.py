@@ -10,8 +10,14 @@ def load_config(path: str, cfg_options: dict = None,
                 init_scope: bool = False) -> Config:
     """``Config.fromfile`` with ``--cfg-options`` merged; ``init_scope``
     also sets the config's default scope (for tools that build modules
-    without a Runner)."""
-    cfg = Config.fromfile(path)
+    without a Runner). ``package::path`` names a config shipped by an
+    OpenMMLab package (``mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py``).
+    """
+    if '::' in path:
+        from mmengine.hub import get_config
+        cfg = get_config(path)
+    else:
+        cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if init_scope:

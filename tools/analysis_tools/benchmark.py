@@ -1,20 +1,36 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""End-to-end inference speed (images/s) of a detector, segmentor or
-classifier config, mmdet-style: warm-up, then timed ``model.test_step`` on
-synthetic images of ``--shape`` (no dataset needed).
+"""Whole-model speed (images/s) of a detector, segmentor or classifier
+config, mmdet-style: warm-up, then timed steps on synthetic images (no
+dataset needed).
 
-With ``--compare-exact`` the same model with ``backbone.exact=True`` is timed
-in the same round-robin loop and the speed ratio is printed.
+- ``--mode inference`` (default): ``model.test_step`` on ``--shape``
+  images.
+- ``--mode train``: ``model.train_step`` (data preprocessor, forward,
+  losses, backward, the config's optimizer step) on batches that the
+  config's own train pipeline made from synthetic ``--shape`` images with
+  synthetic annotations (boxes and polygon masks, label maps, class
+  labels); the pipeline runs outside the timed step, as in the data
+  loader's workers.
 
-Example::
+``--baseline CONFIG`` times a second config (any OpenMMLab config, e.g.
+``mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py``) and
+``--compare-exact`` the same model with ``backbone.exact=True``, in the
+same round-robin loop, and prints the speed ratios.
 
-    python tools/analysis_tools/benchmark.py \
-        configs/det/agent_pvt_maskrcnn.py --shape 800 1344 --compare-exact
+Examples::
+
+    python tools/analysis_tools/benchmark.py \\
+        configs/det/mask-rcnn_agent-swin-t_fpn_1x_coco.py --mode train \\
+        --baseline mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py
+    python tools/analysis_tools/benchmark.py \\
+        configs/det/mask-rcnn_agent-pvt-t_fpn_1x_coco.py --compare-exact
 """
 import argparse
 import copy
 import statistics
+import tempfile
 import time
+from collections import OrderedDict
 
 import torch
 from mmengine.config import DictAction
@@ -24,14 +40,20 @@ from mmagent.tasks import get_task
 from mmagent.utils.checkpoint import TrustCheckpointAction
 from mmagent.utils.config import load_config
 from mmagent.utils.cpu_malloc import configure_cpu_malloc
+from mmagent.utils.data_check import leaf_datasets
 
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description='Inference speed of a config on synthetic images')
+        description='Inference or training speed of a config on synthetic '
+        'images')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--checkpoint', help='optional checkpoint to load')
     parser.add_argument('--trust-checkpoint', action=TrustCheckpointAction)
+    parser.add_argument('--mode', choices=['inference', 'train'],
+                        default='inference')
+    parser.add_argument('--baseline', metavar='CONFIG',
+                        help='another config timed side by side')
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1344],
                         metavar=('H', 'W'), help='input image size')
     parser.add_argument('--batch-size', type=int, default=1)
@@ -46,12 +68,68 @@ def parse_args():
 
 
 def build_model(cfg, checkpoint, device):
-    from mmengine.registry import MODELS
-    model = MODELS.build(copy.deepcopy(cfg.model))
+    from mmengine.registry import DefaultScope
+    model_cfg = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None:  # as the Runner does
+        model_cfg.setdefault('data_preprocessor',
+                             copy.deepcopy(cfg.data_preprocessor))
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        model = get_task(cfg).models_registry().build(model_cfg)
     if checkpoint:
         from mmengine.runner import load_checkpoint
         load_checkpoint(model, checkpoint, map_location='cpu')
-    return model.to(device).eval()
+    return model.to(device)
+
+
+class Subject:
+    """One model timed by the loop: its config, task and step."""
+
+    def __init__(self, cfg, model, args, root):
+        self.cfg, self.model, self.args = cfg, model, args
+        self.task = get_task(cfg)
+        height, width = args.shape
+        if args.mode == 'inference':
+            self.model.eval()
+            inputs = [torch.randint(0, 256, (3, height, width),
+                                    dtype=torch.uint8)
+                      for _ in range(args.batch_size)]
+            self.data = dict(inputs=inputs, data_samples=[
+                self.task.data_sample(height, width) for _ in inputs])
+            return
+        from mmengine.dataset import Compose, pseudo_collate
+        from mmengine.optim import build_optim_wrapper
+        from mmengine.registry import DefaultScope
+        self.model.train()
+        with DefaultScope.overwrite_default_scope(self.task.scope):
+            dataset = next(leaf_datasets(cfg.train_dataloader.dataset))
+            pipeline = Compose(dataset['pipeline'])
+            self.optim_wrapper = build_optim_wrapper(self.model,
+                                                     cfg.optim_wrapper)
+        records = [self.task.synthetic_training_record(root, height, width,
+                                                       i)
+                   for i in range(args.batch_size)]
+        self.next_batch = lambda: pseudo_collate(
+            [pipeline(copy.deepcopy(r)) for r in records])
+        self.data = self.next_batch()
+
+    def step(self):
+        """Seconds of one timed step; the next training batch is made
+        afterwards, outside the timing (random augmentations differ)."""
+        device = torch.device(self.args.device)
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        if self.args.mode == 'inference':
+            with torch.no_grad():
+                self.model.test_step(copy.deepcopy(self.data))
+        else:
+            self.model.train_step(self.data, self.optim_wrapper)
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - start
+        if self.args.mode == 'train':
+            self.data = self.next_batch()
+        return seconds
 
 
 def main():
@@ -61,54 +139,46 @@ def main():
     except ValueError as e:
         raise SystemExit(f'error: {e}')
     cfg = load_config(args.config, args.cfg_options, init_scope=True)
-    task = get_task(cfg)
     device = torch.device(args.device)
-    models = {'fast': build_model(cfg, args.checkpoint, device)}
+    configs = OrderedDict(fast=cfg)
     if args.compare_exact:
         if 'backbone' not in cfg.model:
             raise SystemExit('--compare-exact needs a model with a backbone')
-        exact_cfg = copy.deepcopy(cfg)
-        exact_cfg.model.backbone.exact = True
-        models['exact'] = build_model(exact_cfg, args.checkpoint, device)
+        configs['exact'] = copy.deepcopy(cfg)
+        configs['exact'].model.backbone.exact = True
+    if args.baseline:
+        configs['baseline'] = load_config(args.baseline)
+    models = OrderedDict(
+        (name, build_model(c, args.checkpoint if name != 'baseline' else
+                           None, device)) for name, c in configs.items())
+    if args.compare_exact:
         models['exact'].load_state_dict(models['fast'].state_dict())
-    height, width = args.shape
-    inputs = [
-        torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
-        for _ in range(args.batch_size)
-    ]
-    data = dict(inputs=inputs,
-                data_samples=[task.data_sample(height, width)
-                              for _ in inputs])
 
-    def step(model):
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        with torch.no_grad():
-            model.test_step(copy.deepcopy(data))
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - start
-
-    for _ in range(args.warmup):
-        for model in models.values():
-            step(model)
-    times = {name: [] for name in models}
-    for _ in range(args.repeats):
-        for name, model in models.items():  # round-robin
-            times[name].append(step(model))
+    with tempfile.TemporaryDirectory() as root:
+        subjects = OrderedDict((name, Subject(configs[name], model, args,
+                                              root))
+                               for name, model in models.items())
+        for _ in range(args.warmup):
+            for subject in subjects.values():
+                subject.step()
+        times = {name: [] for name in subjects}
+        for _ in range(args.repeats):
+            for name, subject in subjects.items():  # round-robin
+                times[name].append(subject.step())
     where = (torch.cuda.get_device_name(device) if device.type == 'cuda'
              else f'CPU, {torch.get_num_threads()} threads')
-    print(f'{args.config}: {height}x{width}, batch {args.batch_size}, '
+    height, width = args.shape
+    print(f'{args.mode}: {height}x{width} images, batch {args.batch_size}, '
           f'{where}, median of {args.repeats}')
-    for name, values in times.items():
-        seconds = statistics.median(values)
-        print(f'  {name:<6} {seconds * 1000:8.0f} ms/batch  '
-              f'{args.batch_size / seconds:6.2f} img/s')
-    if args.compare_exact:
-        ratio = statistics.median(times['exact']) / statistics.median(
-            times['fast'])
-        print(f'  exact/fast time ratio: {ratio:.2f}x')
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+    for name, value in seconds.items():
+        path = args.baseline if name == 'baseline' else args.config
+        print(f'  {name:<8} {value * 1000:8.0f} ms/batch  '
+              f'{args.batch_size / value:6.2f} img/s  {path}')
+    for other in ('exact', 'baseline'):
+        if other in seconds:
+            print(f'  {other}/fast time ratio: '
+                  f'{seconds[other] / seconds["fast"]:.2f}x')
 
 
 if __name__ == '__main__':

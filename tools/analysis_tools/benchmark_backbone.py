@@ -51,11 +51,13 @@ DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
 def agent_pair(cls, arch):
     """Fast and exact models sharing the same random weights."""
 
-    def build():
+    def build(exact=True):
         fast = cls(arch=arch, drop_path_rate=0.)
-        exact = cls(arch=arch, drop_path_rate=0., exact=True)
-        exact.load_state_dict(fast.state_dict())
-        return OrderedDict(fast=fast, exact=exact)
+        if not exact:
+            return OrderedDict(fast=fast)
+        reference = cls(arch=arch, drop_path_rate=0., exact=True)
+        reference.load_state_dict(fast.state_dict())
+        return OrderedDict(fast=fast, exact=reference)
 
     return build
 
@@ -80,7 +82,7 @@ def mmdet_swin(embed_dims=96, depths=(2, 2, 6, 2),
     return build
 
 
-def bivit_swin_t():
+def bivit_swin_t(exact=True):
     """BiViT Swin-T: attention and MLP weights binary (fake-quantized)."""
     from mmagent.models import binarize_backbone
     model = binarize_backbone(swin_t(), attn=True, mlp=True)
@@ -125,6 +127,110 @@ DEFAULT_MODELS = ['agent-pvt-s', 'agent-swin-t', 'mmdet-pvt-s',
                   'mmdet-swin-t']
 
 
+# The README's speed tables: (key, title, arguments). ``--suite readme``
+# runs each in a process of its own (the allocator mode is per process),
+# then prints every table in markdown and writes all figures to --json.
+SWIN_SIZES = ['agent-swin-t', 'mmdet-swin-t', 'agent-swin-s', 'mmdet-swin-s',
+              'agent-swin-b', 'mmdet-swin-b']
+SAME_SIZE = ['agent-pvt-t', 'agent-pvt-s', 'flatten-pvt-t', 'mmdet-pvt-t',
+             'mmdet-pvt-s', 'flatten-swin-t']
+README_SUITE = [
+    ('train', 'Training step (forward + backward), fp32, batch 1',
+     ['--mode', 'train', '--no-exact', '--models', *SWIN_SIZES,
+      *SAME_SIZE]),
+    ('inference', 'Inference, fp32, batch 1, fast and exact paths',
+     ['--models', *SWIN_SIZES, *SAME_SIZE]),
+    ('inference-1600', 'Inference, fp32, 1600x1600, batch 1',
+     ['--no-exact', '--no-memory', '--shapes', '1600x1600', '--models',
+      'agent-swin-t', 'mmdet-swin-t', *SAME_SIZE]),
+    ('bf16', 'Inference under bf16 autocast next to fp32, batch 1',
+     ['--no-exact', '--no-memory', '--dtypes', 'fp32', 'bf16', '--models',
+      'agent-swin-t', 'mmdet-swin-t', 'agent-pvt-t', 'mmdet-pvt-t',
+      'flatten-swin-t']),
+    ('compile-inference', 'torch.compile (inductor, static shapes) next to '
+     'eager, inference, fp32, batch 1',
+     ['--no-exact', '--no-memory', '--compile', '--models', 'agent-swin-t',
+      'mmdet-swin-t', 'flatten-swin-t']),
+    ('compile-train', 'torch.compile (inductor, static shapes) next to '
+     'eager, training step, fp32, batch 1',
+     ['--mode', 'train', '--no-exact', '--no-memory', '--compile',
+      '--models', 'agent-swin-t', 'mmdet-swin-t']),
+    ('system-malloc', 'With the C library\'s allocator (--malloc system), '
+     'training step, fp32, batch 1',
+     ['--malloc', 'system', '--mode', 'train', '--no-exact', '--no-memory',
+      '--models', 'agent-swin-t', 'mmdet-swin-t', 'flatten-swin-t']),
+    ('bivit', 'BiViT Swin-T (fake-quantized binary) next to full-precision '
+     'Swin-T, inference, fp32',
+     ['--no-memory', '--models', 'bivit-swin-t', 'swin-t', '--shapes',
+      '224x224', '800x1344', '--batch-sizes', '1', '8']),
+]
+
+
+def baseline_of(name):
+    """The softmax model a row is compared with (the last of its suite's
+    comparisons), compiled when the row is."""
+    suite, _, variant = name.partition(' ')
+    if suite not in SUITES:
+        return None
+    base = SUITES[suite][1][-1]
+    return f'{base} compiled' if variant.endswith('compiled') else base
+
+
+def markdown_table(records):
+    """One markdown table of a run's records."""
+    lines = ['| model | input | batch | dtype | latency | peak memory | '
+             'softmax / model | compile |', '| --- ' * 8 + '|']
+    by_key = {(r['model'], tuple(r['shape']), r['batch'], r['dtype']): r
+              for r in records}
+    for r in records:
+        key = (tuple(r['shape']), r['batch'], r['dtype'])
+        base = by_key.get((baseline_of(r['model']), *key))
+        ratio = (f'{base["model"]}: {base["seconds"] / r["seconds"]:.2f}x'
+                 if base else '')
+        memory = (f'{r["peak_bytes"] / 2**20:.0f} MB' if r['peak_bytes']
+                  else '-')
+        compiled = (f'{r["compile"]["seconds"]:.0f} s (error '
+                    f'{r["compile"]["error"]:.0e})' if r.get('compile')
+                    else '')
+        lines.append(f'| {r["model"]} | {r["shape"][0]}x{r["shape"][1]} | '
+                     f'{r["batch"]} | {r["dtype"]} | '
+                     f'{r["seconds"]:.3f} s | {memory} | {ratio} | '
+                     f'{compiled} |')
+    return '\n'.join(lines)
+
+
+def run_readme_suite(args):
+    """Every README table, one process per run; figures to ``args.json``
+    (default ``benchmark_readme.json``), tables printed in markdown."""
+    import subprocess
+    import sys
+    import tempfile
+    out = args.json or 'benchmark_readme.json'
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, title, argv in README_SUITE:
+            path = f'{tmp}/{key}.json'
+            command = [sys.executable, __file__, *argv, '--json', path,
+                       '--device', args.device, '--repeats',
+                       str(args.repeats), '--warmup', str(args.warmup)]
+            if args.threads:
+                command += ['--threads', str(args.threads)]
+            print(f'## {key}: {" ".join(command[1:])}', flush=True)
+            subprocess.run(command, check=True)
+            with open(path) as f:
+                runs.append(dict(key=key, title=title, arguments=argv,
+                                 **json.load(f)))
+    with open(out, 'w') as f:
+        json.dump(runs, f, indent=1)
+    print(f'\nAll figures: {out}\n')
+    for run in runs:
+        print(f'### {run["title"]}\n\n{run["device"]}, torch '
+              f'{run["torch"]}, malloc {run["malloc"]}, median of '
+              f'{run["repeats"]}; `benchmark_backbone.py '
+              f'{" ".join(run["arguments"])}`\n')
+        print(markdown_table(run['results']) + '\n')
+
+
 def parse_shape(text):
     h, w = text.lower().split('x')
     return int(h), int(w)
@@ -136,6 +242,10 @@ def parse_args():
         'and mmdet softmax backbones side by side')
     parser.add_argument('--models', nargs='+', default=DEFAULT_MODELS,
                         choices=[*SUITES, *BASELINES])
+    parser.add_argument('--suite', choices=['readme'],
+                        help='readme: run every README speed table (one '
+                        'process each), print them in markdown, write all '
+                        'figures to --json')
     parser.add_argument('--shapes', nargs='+', type=parse_shape,
                         default=[(800, 1344)], metavar='HxW')
     parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1])
@@ -149,10 +259,16 @@ def parse_args():
                         'backward of the summed outputs')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--no-exact', action='store_true',
+                        help='leave out the exact (reference) paths')
     parser.add_argument('--no-memory', action='store_true',
                         help='skip the peak memory measurement')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch.set_num_threads for CPU runs')
+    parser.add_argument('--compile', action='store_true',
+                        help='also time a torch.compile\'d copy of every '
+                        'model (same weights, inductor, static shapes: one '
+                        'compilation per setting, reported)')
     parser.add_argument('--malloc', choices=MODES, default='cached',
                         help='cached: freed host memory is reused, as the '
                         'tools do; system: the C library\'s defaults')
@@ -191,6 +307,19 @@ def run_setting(models, shape, batch, dtype_name, device, args):
     for name, model in models.items():
         model.to(device).train(args.mode == 'train')
         steps[name] = make_step(model, x, dtype, device, args.mode)
+    compiling = {}
+    for name, step in steps.items():  # compiles: timed apart from warm-up
+        if name.endswith(' compiled'):
+            synchronize(device)
+            start = time.perf_counter()
+            outs = step()
+            synchronize(device)
+            seconds = time.perf_counter() - start
+            eager = steps[name[:-len(' compiled')]]()
+            error = max(((out.float() - ref.float()).abs().max() /
+                         ref.float().abs().max()).item()
+                        for out, ref in zip(outs, eager))
+            compiling[name] = dict(seconds=seconds, error=error)
     for _ in range(args.warmup):
         for step in steps.values():
             step()
@@ -206,11 +335,14 @@ def run_setting(models, shape, batch, dtype_name, device, args):
     if not args.no_memory:
         for name, step in steps.items():
             memory[name] = peak_memory(step, device)[1]
-    return {name: statistics.median(t) for name, t in times.items()}, memory
+    return ({name: statistics.median(t) for name, t in times.items()},
+            memory, compiling)
 
 
 def main():
     args = parse_args()
+    if args.suite == 'readme':
+        return run_readme_suite(args)
     malloc = configure_cpu_malloc(args.malloc)
     device = torch.device(args.device)
     if args.threads:
@@ -218,10 +350,15 @@ def main():
     models = OrderedDict()
     for name in args.models:
         if name in SUITES:
-            for variant, model in SUITES[name][0]().items():
+            for variant, model in SUITES[name][0](
+                    exact=not args.no_exact).items():
                 models[f'{name} {variant}'] = model
         else:
             models[name] = BASELINES[name]()
+    if args.compile:  # the exact paths are references, not compiled
+        for name in [n for n in models if not n.endswith(' exact')]:
+            models[f'{name} compiled'] = torch.compile(models[name],
+                                                       dynamic=False)
     first = {}
     for name in models:
         first.setdefault(name.partition(' ')[0], name)
@@ -236,11 +373,12 @@ def main():
     for shape in args.shapes:
         for batch in args.batch_sizes:
             for dtype_name in args.dtypes:
-                latency, memory = run_setting(models, shape, batch,
-                                              dtype_name, device, args)
+                latency, memory, compiling = run_setting(
+                    models, shape, batch, dtype_name, device, args)
                 records += [dict(model=name, shape=list(shape), batch=batch,
                                  dtype=dtype_name, seconds=latency[name],
-                                 peak_bytes=memory.get(name))
+                                 peak_bytes=memory.get(name),
+                                 compile=compiling.get(name))
                             for name in models]
                 print(header)
                 for name in models:
@@ -264,6 +402,20 @@ def main():
                                         f', memory '
                                         f'{memory[other] / memory[name]:.2f}x')
                         line += '  ' + '; '.join(ratios)
+                    if name in compiling:
+                        eager = name[:-len(' compiled')]
+                        line += (f'  compiled in '
+                                 f'{compiling[name]["seconds"]:.0f}s, '
+                                 f'error {compiling[name]["error"]:.1e}; '
+                                 f'eager/compiled: time '
+                                 f'{latency[eager] / latency[name]:.2f}x')
+                        if suite in SUITES:
+                            for other in SUITES[suite][1]:
+                                other = f'{other} compiled'
+                                if other in latency:
+                                    ratio = latency[other] / latency[name]
+                                    line += (f'; {other}/{variant}: time '
+                                             f'{ratio:.2f}x')
                     print(line)
                 print()
     if args.json:

@@ -316,8 +316,11 @@ class AgentAttention(BaseModule):
         nbytes = 2 * self.num_heads * self.num_agents * (
             hw[0] * hw[1] + self.num_extra_tokens) * \
             torch.finfo(dtype).bits // 8
+        # Not while torch.compile traces: the graph computes them itself,
+        # and a cache mutated between calls fails its guards (recompiles).
         cacheable = nbytes <= self.bias_cache_bytes and not (
-            torch.is_grad_enabled() and any(p.requires_grad for p in params))
+            torch.is_grad_enabled() and any(p.requires_grad for p in params)
+        ) and not torch.compiler.is_compiling()
         if cacheable:
             key = (hw, dtype, tuple((p._version, p.data_ptr(), p.device)
                                     for p in params))

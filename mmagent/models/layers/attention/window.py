@@ -148,7 +148,9 @@ class WindowAttention(BaseModule):
 
     def _shift_mask(self, padded_hw: Tuple[int, int],
                     device: torch.device) -> torch.Tensor:
-        if self.exact:
+        # Built in the graph while torch.compile traces (a constant of the
+        # shapes there; a cache mutated between calls would fail guards).
+        if self.exact or torch.compiler.is_compiling():
             return shifted_window_mask(padded_hw, self.window_size,
                                        self.shift_size, device)
         key = (padded_hw, device)
