@@ -162,3 +162,41 @@ def test_agents_pooled_by_matmul_equal_adaptive_pooling(hw, extra):
     torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-6)
     if extra:  # the class token is not pooled
         assert grad[:, :extra].abs().max() == 0
+
+
+def test_checkpoint_maps_same_gradients_less_memory():
+    """``checkpoint_maps`` recomputes the biases and both maps in backward:
+    identical outputs and gradients, and neither map kept for backward."""
+    from mmagent import AgentSwinTransformer
+    from mmagent.utils.profiling import peak_memory
+    kwargs = dict(arch=dict(embed_dims=16, depths=[2, 2, 2, 2],
+                            num_heads=[1, 2, 4, 8], attn_type='AAAB'),
+                  drop_path_rate=0.)
+    plain = AgentSwinTransformer(**kwargs).train()
+    lean = AgentSwinTransformer(
+        **kwargs, attn_cfgs=dict(agent=dict(checkpoint_maps=True))).train()
+    lean.load_state_dict(plain.state_dict())
+    assert all(m.checkpoint_maps for m in lean.modules()
+               if isinstance(m, AgentAttention))
+    x = torch.randn(1, 3, 224, 320)
+    weights = [torch.randn_like(out) for out in plain(x)]
+
+    def step(model):
+        model.zero_grad(set_to_none=True)
+        outs = model(x)
+        sum((o * w).sum() for o, w in zip(outs, weights)).backward()
+        return outs
+
+    results = {}
+    for name, model in (('plain', plain), ('lean', lean)):
+        outs, peak = peak_memory(lambda: step(model), 'cpu')
+        results[name] = (outs, peak, {n: p.grad for n, p in
+                                      model.named_parameters()})
+    for out, ref in zip(results['lean'][0], results['plain'][0]):
+        torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    for name, grad in results['lean'][2].items():
+        torch.testing.assert_close(grad, results['plain'][2][name],
+                                   rtol=1e-6, atol=1e-9)
+    # stage 1's two maps alone: 2 blocks x 2 maps x 81 agents x 56x80
+    maps = 2 * 2 * 81 * 56 * 80 * 4
+    assert results['lean'][1] < results['plain'][1] - maps

@@ -106,3 +106,28 @@ def test_demo_classifier_trains_tests_and_paints(tiny_imagenet, tmp_path):
                   osp.join(bivit_dir, 'epoch_1.pth'), '--work-dir',
                   str(tmp_path / 'bivit_test'), '--cfg-options', *options])
     assert 'accuracy/top1:' in result.stdout + result.stderr
+
+
+def test_train_and_test_compile(tiny_imagenet, tmp_path):
+    """--compile compiles the backbone in both tools (static shapes; the
+    config's compile options on top, here the quick aot_eager backend),
+    and training and testing run through it."""
+    options = ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+               'compile.backend=aot_eager']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options += [f'{loader}.dataset.data_root={tiny_imagenet}',
+                    f'{loader}.num_workers=0',
+                    f'{loader}.persistent_workers=False']
+    work_dir = str(tmp_path / 'work')
+    result = run([sys.executable, 'tools/train.py', DEMO_CONFIG, '--compile',
+                  '--work-dir', work_dir, '--cfg-options', *options])
+    log = result.stdout + result.stderr
+    compiled = ("backbone compiled (torch.compile, {'dynamic': False, "
+                "'backend': 'aot_eager'})")
+    assert compiled in log and 'Epoch(train) [1][1/1]' in log
+    result = run([sys.executable, 'tools/test.py', DEMO_CONFIG,
+                  osp.join(work_dir, 'epoch_1.pth'), '--compile',
+                  '--work-dir', str(tmp_path / 'test'), '--cfg-options',
+                  *options])
+    log = result.stdout + result.stderr
+    assert compiled in log and 'accuracy/top1:' in log

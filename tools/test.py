@@ -8,11 +8,11 @@ what ``--out``, ``--show-dir`` and ``--tta`` do, as in mmdet 3.x / mmseg 1.x
 import argparse
 import os
 
-import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
+from mmagent.engine import compile_backbone, pop_compile_options
 from mmagent.tasks import get_task
 from mmagent.utils.checkpoint import (CheckpointLoadError,
                                       TrustCheckpointAction,
@@ -40,8 +40,8 @@ def parse_args():
                         help='the interval of show (s)')
     parser.add_argument(
         '--compile', action='store_true',
-        help='torch.compile the test step (as tools/train.py --compile), '
-        'one static graph per input size: the first batch at each new size '
+        help='torch.compile the backbone (static shapes, the config\'s '
+        'compile options on top): the first batch at each new input size '
         'compiles')
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation, if the config has it')
@@ -82,6 +82,7 @@ def main():
     if args.out is not None:
         task.add_prediction_dump(cfg, args.out)
 
+    compile_options = pop_compile_options(cfg, args.compile)
     task.check_data(cfg, ('test_dataloader', ))
     task.check_model(cfg, pretrained=False)  # weights: the checkpoint
     prepare_distributed(cfg)
@@ -90,9 +91,8 @@ def main():
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-    if args.compile:  # mmengine 0.10 compiles only train_step itself
-        runner.model.test_step = torch.compile(runner.model.test_step,
-                                               dynamic=False)
+    if compile_options is not None:
+        compile_backbone(runner.model, compile_options, runner.logger)
     runner.test()
     finish_distributed(runner)
 

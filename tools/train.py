@@ -13,7 +13,8 @@ from mmengine.runner import Runner
 import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
 from mmagent.datasets import (ON_BAD_SAMPLE, BadSampleError,
                               guard_training_data, stop_at_bad_sample)
-from mmagent.engine import check_checkpoints, configure_amp
+from mmagent.engine import (check_checkpoints, compile_backbone,
+                            configure_amp, pop_compile_options)
 from mmagent.tasks import get_task
 from mmagent.utils.checkpoint import (CheckpointLoadError,
                                       TrustCheckpointAction)
@@ -31,8 +32,8 @@ def parse_args():
         help='mixed precision: fp16 with loss scaling on GPU, bf16 on CPU')
     parser.add_argument(
         '--compile', action='store_true',
-        help='torch.compile the train step (mmengine\'s compile option), '
-        'one static graph per input size: the first iteration at each new '
+        help='torch.compile the backbone (static shapes, the config\'s '
+        'compile options on top): the first iteration at each new input '
         'size compiles')
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
@@ -75,8 +76,7 @@ def main():
     resolve_work_dir(cfg, args.work_dir, args.config)
 
     configure_amp(cfg, args.amp)
-    if args.compile:  # static: symbolic shapes compile for many minutes
-        cfg.compile = dict(dynamic=False)
+    compile_options = pop_compile_options(cfg, args.compile)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or \
                 'base_batch_size' not in cfg.auto_scale_lr:
@@ -98,6 +98,8 @@ def main():
     if runner is None:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
+    if compile_options is not None:
+        compile_backbone(runner.model, compile_options, runner.logger)
     try:
         runner.train()
     except BadSampleError as e:

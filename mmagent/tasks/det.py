@@ -4,6 +4,8 @@ import json
 import math
 import os.path as osp
 
+import numpy as np
+
 from ..utils.data_check import leaf_datasets
 from .base import Task, _as_list, register_task
 
@@ -76,7 +78,6 @@ class DetectionTask(Task):
     def synthetic_training_record(self, root, height, width, index):
         """``CocoDataset``'s record: eight boxes with polygon masks (a
         diamond in each box) of classes 0 and 1."""
-        import numpy as np
         rng = np.random.default_rng(index)
         instances = []
         for i in range(8):

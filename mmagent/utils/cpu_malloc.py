@@ -5,8 +5,8 @@ glibc hands every allocation above its mmap threshold (32 MiB at most) to
 the kernel and unmaps it on free, so each large tensor of a forward or
 backward pass starts with fresh pages that the kernel must fault in and
 zero. At detection sizes most activations and attention maps are that
-large: on the 2-core machine of our benchmarks the page faults took 45% of
-an Agent-Swin-T training step (800x1344) and 8% of a Swin-T one. CUDA's
+large: on the 2-core machine of our benchmarks the page faults took 42% of
+an Agent-Swin-T training step (800x1344) and 9% of a Swin-T one. CUDA's
 caching allocator never returns memory between steps, which is why GPU
 users do not see this; :func:`keep_freed_memory` gives the CPU the same
 behaviour by asking glibc to serve large blocks from its heap and keep

@@ -27,6 +27,8 @@ Examples::
 """
 import argparse
 import copy
+import itertools
+import random
 import statistics
 import tempfile
 import time
@@ -65,6 +67,13 @@ def parse_args():
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config')
     return parser.parse_args()
+
+
+def seed_everything(seed):
+    import numpy as np
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def build_model(cfg, checkpoint, device):
@@ -108,8 +117,16 @@ class Subject:
         records = [self.task.synthetic_training_record(root, height, width,
                                                        i)
                    for i in range(args.batch_size)]
-        self.next_batch = lambda: pseudo_collate(
-            [pipeline(copy.deepcopy(r)) for r in records])
+        batches = itertools.count()
+
+        def next_batch():
+            # the n-th batch of every config draws the same augmentations
+            # (identical pipelines give identical sizes and crops)
+            seed_everything(next(batches))
+            return pseudo_collate([pipeline(copy.deepcopy(r))
+                                   for r in records])
+
+        self.next_batch = next_batch
         self.data = self.next_batch()
 
     def step(self):

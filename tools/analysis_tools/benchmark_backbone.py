@@ -62,6 +62,13 @@ def agent_pair(cls, arch):
     return build
 
 
+def agent_swin_t_lean(exact=True):
+    """Agent-Swin-T that recomputes its biases and maps in backward."""
+    return OrderedDict(fast=AgentSwinTransformer(
+        arch='t', drop_path_rate=0.,
+        attn_cfgs=dict(agent=dict(checkpoint_maps=True))))
+
+
 def mmdet_pvt(depths):
 
     def build():
@@ -106,6 +113,7 @@ SUITES = OrderedDict([
     ('agent-pvt-t', (agent_pair(AgentPVT, 't'), ['mmdet-pvt-t'])),
     ('agent-swin-t', (agent_pair(AgentSwinTransformer, 't'),
                       ['mmdet-swin-t'])),
+    ('agent-swin-t-lean', (agent_swin_t_lean, ['mmdet-swin-t'])),
     ('agent-swin-s', (agent_pair(AgentSwinTransformer, 's'),
                       ['mmdet-swin-s'])),
     ('agent-swin-b', (agent_pair(AgentSwinTransformer, 'b'),
@@ -143,6 +151,10 @@ README_SUITE = [
     ('inference-1600', 'Inference, fp32, 1600x1600, batch 1',
      ['--no-exact', '--no-memory', '--shapes', '1600x1600', '--models',
       'agent-swin-t', 'mmdet-swin-t', *SAME_SIZE]),
+    ('checkpoint-maps', 'Training step with checkpoint_maps=True '
+     '(agent-swin-t-lean), fp32, batch 1',
+     ['--mode', 'train', '--no-exact', '--models', 'agent-swin-t',
+      'agent-swin-t-lean', 'mmdet-swin-t']),
     ('bf16', 'Inference under bf16 autocast next to fp32, batch 1',
      ['--no-exact', '--no-memory', '--dtypes', 'fp32', 'bf16', '--models',
       'agent-swin-t', 'mmdet-swin-t', 'agent-pvt-t', 'mmdet-pvt-t',
@@ -202,6 +214,7 @@ def markdown_table(records):
 def run_readme_suite(args):
     """Every README table, one process per run; figures to ``args.json``
     (default ``benchmark_readme.json``), tables printed in markdown."""
+    import os
     import subprocess
     import sys
     import tempfile
@@ -209,6 +222,8 @@ def run_readme_suite(args):
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for key, title, argv in README_SUITE:
+            if args.runs and key not in args.runs:
+                continue
             path = f'{tmp}/{key}.json'
             command = [sys.executable, __file__, *argv, '--json', path,
                        '--device', args.device, '--repeats',
@@ -216,7 +231,10 @@ def run_readme_suite(args):
             if args.threads:
                 command += ['--threads', str(args.threads)]
             print(f'## {key}: {" ".join(command[1:])}', flush=True)
-            subprocess.run(command, check=True)
+            env = dict(os.environ)
+            if '--compile' in argv:  # cold compile times: no cache hits
+                env['TORCHINDUCTOR_FORCE_DISABLE_CACHES'] = '1'
+            subprocess.run(command, check=True, env=env)
             with open(path) as f:
                 runs.append(dict(key=key, title=title, arguments=argv,
                                  **json.load(f)))
@@ -246,6 +264,9 @@ def parse_args():
                         help='readme: run every README speed table (one '
                         'process each), print them in markdown, write all '
                         'figures to --json')
+    parser.add_argument('--runs', nargs='+', metavar='KEY',
+                        choices=[key for key, _, _ in README_SUITE],
+                        help='with --suite: only these of its runs')
     parser.add_argument('--shapes', nargs='+', type=parse_shape,
                         default=[(800, 1344)], metavar='HxW')
     parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1])
