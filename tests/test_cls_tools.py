@@ -60,16 +60,24 @@ def test_generator_writes_imagenet_layout(tiny_imagenet):
                               cv2.imread(osp.join(again, name)))
 
 
+def one_epoch_on(data_root, *extra):
+    """--cfg-options for one epoch of the demo config on ``data_root``,
+    in this process's workers only."""
+    options = ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+               *extra]
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options += [f'{loader}.dataset.data_root={data_root}',
+                    f'{loader}.num_workers=0',
+                    f'{loader}.persistent_workers=False']
+    return options
+
+
 def test_demo_classifier_trains_tests_and_paints(tiny_imagenet, tmp_path):
     """The demo config (the Agent-PVT classifier config underneath) through
     the user-facing tools, one epoch on the tiny set; then the BiViT demo
     stage from that checkpoint."""
-    options = ['train_cfg.max_epochs=1', 'default_hooks.checkpoint.interval=1',
-               'default_hooks.logger.interval=1']
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        options += [f'{loader}.dataset.data_root={tiny_imagenet}',
-                    f'{loader}.num_workers=0',
-                    f'{loader}.persistent_workers=False']
+    options = one_epoch_on(tiny_imagenet,
+                           'default_hooks.checkpoint.interval=1')
     work_dir = str(tmp_path / 'work')
     result = run([sys.executable, 'tools/train.py', DEMO_CONFIG,
                   '--work-dir', work_dir, '--cfg-options', *options])
@@ -112,12 +120,7 @@ def test_train_and_test_compile(tiny_imagenet, tmp_path):
     """--compile compiles the backbone in both tools (static shapes; the
     config's compile options on top, here the quick aot_eager backend),
     and training and testing run through it."""
-    options = ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
-               'compile.backend=aot_eager']
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        options += [f'{loader}.dataset.data_root={tiny_imagenet}',
-                    f'{loader}.num_workers=0',
-                    f'{loader}.persistent_workers=False']
+    options = one_epoch_on(tiny_imagenet, 'compile.backend=aot_eager')
     work_dir = str(tmp_path / 'work')
     result = run([sys.executable, 'tools/train.py', DEMO_CONFIG, '--compile',
                   '--work-dir', work_dir, '--cfg-options', *options])

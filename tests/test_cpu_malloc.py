@@ -6,13 +6,16 @@ import sys
 import pytest
 from conftest import run
 
-# Minor page faults of ten 64 MiB tensors made, written and freed.
+# Minor page faults of sixty 64 MiB tensors made, written and freed. The
+# cached heap settles after a few (PyTorch's 64-byte-aligned requests do
+# not fit the block just freed until freed blocks coalesce: 2 to 9 fresh
+# blocks were measured); the system allocator maps fresh pages every time.
 FAULTS = '''
 import resource, sys, torch
 from mmagent.utils.cpu_malloc import configure_cpu_malloc
 mode = configure_cpu_malloc()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
+for _ in range(60):
     torch.empty(16 * 2**20).fill_(1)
 print(mode, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 '''
@@ -32,8 +35,8 @@ def test_cached_mode_reuses_freed_memory():
     cached_mode, cached = page_faults('cached')
     system_mode, system = page_faults('system')
     assert (cached_mode, system_mode) == ('cached', 'system')
-    # system: every tensor faults its 16k pages in again; cached: once
-    assert system > 10 * 16 * 2**20 * 4 // 4096 * 0.8
+    # system: every tensor faults its 16k pages in again; cached: a few
+    assert system > 60 * 16 * 2**20 * 4 // 4096 * 0.8
     assert cached < system / 4
 
 

@@ -10,8 +10,9 @@ an Agent-Swin-T training step (800x1344) and 9% of a Swin-T one. CUDA's
 caching allocator never returns memory between steps, which is why GPU
 users do not see this; :func:`keep_freed_memory` gives the CPU the same
 behaviour by asking glibc to serve large blocks from its heap and keep
-what is freed (``mallopt``). The process then keeps its peak memory
-between steps, as a CUDA process does.
+what is freed (``mallopt``). The process then keeps the memory it used
+between steps, as a CUDA process does (somewhat more than its peak where
+PyTorch's 64-byte-aligned requests fragment the heap).
 
 The tools call :func:`configure_cpu_malloc` at start-up;
 ``MMAGENT_CPU_MALLOC=system`` leaves the C library as it is.
