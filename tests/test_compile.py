@@ -85,3 +85,27 @@ def test_compiled_training_step_equals_eager(family):
     for name, ref in ref_grads.items():
         error = (grads[name] - ref).abs().max()
         assert error <= 1e-4 * ref.abs().max(), name
+
+
+def test_python_side_caches_do_not_recompile():
+    """Repeated calls at one size reuse the first graph: the bias and shift
+    mask caches are left alone while dynamo traces (a cache mutated by each
+    call would fail the guards and recompile every time)."""
+    compiled_graphs = []
+
+    def counting_backend(graph, example_inputs):
+        compiled_graphs.append(graph)
+        return graph.forward
+
+    model = FAMILIES['agent-swin']().eval()
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend=counting_backend, dynamic=False)
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        for _ in range(3):
+            outs = compiled(x)
+        ref = model(x)  # eager: the caches still serve it
+    torch._dynamo.reset()
+    assert len(compiled_graphs) == 1
+    for out, eager in zip(outs, ref):
+        torch.testing.assert_close(out, eager)
