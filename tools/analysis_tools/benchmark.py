@@ -28,7 +28,6 @@ Examples::
 import argparse
 import copy
 import itertools
-import random
 import statistics
 import tempfile
 import time
@@ -69,13 +68,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def seed_everything(seed):
-    import numpy as np
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def build_model(cfg, checkpoint, device):
     from mmengine.registry import DefaultScope
     model_cfg = copy.deepcopy(cfg.model)
@@ -91,10 +83,10 @@ def build_model(cfg, checkpoint, device):
 
 
 class Subject:
-    """One model timed by the loop: its config, task and step."""
+    """One model timed by the loop: its task, data and step."""
 
     def __init__(self, cfg, model, args, root):
-        self.cfg, self.model, self.args = cfg, model, args
+        self.model, self.args = model, args
         self.task = get_task(cfg)
         height, width = args.shape
         if args.mode == 'inference':
@@ -108,6 +100,7 @@ class Subject:
         from mmengine.dataset import Compose, pseudo_collate
         from mmengine.optim import build_optim_wrapper
         from mmengine.registry import DefaultScope
+        from mmengine.runner import set_random_seed
         self.model.train()
         with DefaultScope.overwrite_default_scope(self.task.scope):
             dataset = next(leaf_datasets(cfg.train_dataloader.dataset))
@@ -122,7 +115,7 @@ class Subject:
         def next_batch():
             # the n-th batch of every config draws the same augmentations
             # (identical pipelines give identical sizes and crops)
-            seed_everything(next(batches))
+            set_random_seed(next(batches))
             return pseudo_collate([pipeline(copy.deepcopy(r))
                                    for r in records])
 
@@ -130,8 +123,8 @@ class Subject:
         self.data = self.next_batch()
 
     def step(self):
-        """Seconds of one timed step; the next training batch is made
-        afterwards, outside the timing (random augmentations differ)."""
+        """Seconds of one timed step; the next training batch (its own
+        augmentations) is made afterwards, outside the timing."""
         device = torch.device(self.args.device)
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
