@@ -6,6 +6,7 @@ import colorsys
 import json
 import os
 import os.path as osp
+import re
 import sys
 
 import cv2
@@ -110,10 +111,16 @@ def test_demo_classifier_trains_tests_and_paints(tiny_imagenet, tmp_path):
                   f'load_from={ckpt}', f'model.teacher_checkpoint={ckpt}'])
     log = result.stdout + result.stderr
     assert 'loss_distill:' in log and 'Epoch(train) [1][1/1]' in log
-    result = run([sys.executable, 'tools/test.py', BIVIT_DEMO_CONFIG,
-                  osp.join(bivit_dir, 'epoch_1.pth'), '--work-dir',
-                  str(tmp_path / 'bivit_test'), '--cfg-options', *options])
-    assert 'accuracy/top1:' in result.stdout + result.stderr
+    top1 = []
+    # deploy mode (int8 GEMMs) on the same checkpoint: the same predictions
+    for extra in ([], ['model.backbone.deploy=True']):
+        result = run([sys.executable, 'tools/test.py', BIVIT_DEMO_CONFIG,
+                      osp.join(bivit_dir, 'epoch_1.pth'), '--work-dir',
+                      str(tmp_path / 'bivit_test'), '--cfg-options',
+                      *options, *extra])
+        top1.append(re.search(r'accuracy/top1: ([\d.]+)',
+                              result.stdout + result.stderr).group(1))
+    assert top1[0] == top1[1]
 
 
 def test_train_and_test_compile(tiny_imagenet, tmp_path):

@@ -37,7 +37,9 @@ class CrossLayerBinarizationHook(Hook):
         self.switch_epoch = switch_epoch
         self._layers: List = []
 
-    def before_run(self, runner) -> None:
+    def before_train(self, runner) -> None:
+        # at training only: tools/test.py (deploy mode included) has no
+        # train loop and nothing to switch
         if not isinstance(runner.train_loop, EpochBasedTrainLoop):
             raise ValueError(
                 'CrossLayerBinarizationHook switches at an epoch: it needs an '

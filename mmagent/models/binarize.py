@@ -30,6 +30,14 @@ PWS weights (a CSwin block's own projections stay full precision).
 
 Focused linear attention has no softmax map and is left as it is; a
 backbone without any attention to binarize is refused.
+
+``deploy=True`` (or :func:`switch_to_deploy` on a trained model) is the
+inference form: every binary layer becomes a
+:class:`~mmagent.models.layers.binary.DeployedBinaryLinear` (int8 signs;
+binary inputs through an int8 x int8 -> int32 GEMM), with outputs identical
+to the fake-quantized model's. Its checkpoints are the fake-quantized
+model's (``bivit_pack.py unpack`` files included), so ``--cfg-options
+model.backbone.deploy=True`` deploys any BiViT config.
 """
 from typing import Dict, Type, Union
 
@@ -42,21 +50,21 @@ from .layers.attention.common import fp32_logits
 from .layers.attention.global_softmax import GlobalAttention
 from .layers.attention.spatial_reduction import SpatialReductionAttention
 from .layers.attention.window import WindowAttention
-from .layers.binary import (SAB_BETA, BinaryLinear, binary_sign,
-                            softmax_aware_binarize)
+from .layers.binary import (SAB_BETA, BinaryLinear, DeployedBinaryLinear,
+                            binary_sign, softmax_aware_binarize)
 from .layers.transformer_block import Mlp
 
 
 def _binary_attention(attn, q: torch.Tensor, k: torch.Tensor,
                       v: torch.Tensor, bias=None) -> torch.Tensor:
-    """``SAB(q k^T * scale + bias) @ v`` on binary q, k, v ``(B, h, N, d)``;
-    the map is {0, 1}, not row-normalised: the binary ``proj`` takes the
-    sign of its input, so the row scale does not matter."""
-    q, k, v = binary_sign(q), binary_sign(k), binary_sign(v)
+    """``SAB(q k^T * scale + bias) @ v`` on binary q, k, v ``(B, h, N, d)``
+    (their projections' outputs are signed: ``binary_output``); the map is
+    {0, 1}, not row-normalised: the binary ``proj`` takes the sign of its
+    input, so the row scale does not matter."""
     with fp32_logits(q, k) as (q_, k_):
         logits = (q_ * attn.scale) @ k_.transpose(-2, -1)
-        if bias is not None:
-            logits = logits + bias
+        if bias is not None:  # in place: backward needs no product
+            logits = logits.add_(bias)
         binary_map = softmax_aware_binarize(logits, attn.sab_beta)
     return binary_map.to(v.dtype) @ v
 
@@ -64,6 +72,7 @@ def _binary_attention(attn, q: torch.Tensor, k: torch.Tensor,
 class BinaryWindowAttention(WindowAttention):
     """:class:`WindowAttention` with BiViT binarization (see module)."""
     binary_linears = ('qkv', 'proj')
+    binary_outputs = ('qkv',)
 
     def attend_heads(self, q, k, v, mask):
         return _binary_attention(self, q, k, v,
@@ -74,6 +83,7 @@ class BinarySpatialReductionAttention(SpatialReductionAttention):
     """:class:`SpatialReductionAttention` with BiViT binarization; the
     reduction conv and its norm stay full precision."""
     binary_linears = ('q', 'kv', 'proj')
+    binary_outputs = ('q', 'kv')
 
     def attend_heads(self, q, k, v):
         return _binary_attention(self, q, k, v)
@@ -82,6 +92,7 @@ class BinarySpatialReductionAttention(SpatialReductionAttention):
 class BinaryGlobalAttention(GlobalAttention):
     """:class:`GlobalAttention` (DeiT) with BiViT binarization."""
     binary_linears = ('qkv', 'proj')
+    binary_outputs = ('qkv',)
 
     def attend_heads(self, q, k, v):
         return _binary_attention(self, q, k, v)
@@ -126,16 +137,32 @@ BINARY_OPTIONAL_KEYS = (r'.*\.alpha', r'.*\.alpha_initialized',
                         r'.*\.binary_enabled')
 
 
+def switch_to_deploy(model: nn.Module) -> nn.Module:
+    """Replace, in place, every enabled :class:`BinaryLinear` of ``model``
+    by its :class:`DeployedBinaryLinear` (layers still disabled by
+    cross-layer binarization stay as they are); returns ``model``, with
+    ``binarized['deploy']`` set where the backbone records its options."""
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, BinaryLinear) and child._enabled:
+                setattr(module, name, DeployedBinaryLinear.from_binary(child))
+        if isinstance(getattr(module, 'binarized', None), dict):
+            module.binarized['deploy'] = True
+    return model
+
+
 def binarize_backbone(backbone: nn.Module, attn: bool = True,
                       mlp: Union[bool, str] = False,
                       beta: float = SAB_BETA,
-                      agent: bool = False) -> nn.Module:
+                      agent: bool = False,
+                      deploy: bool = False) -> nn.Module:
     """Binarize ``backbone`` in place (see the module docstring) and return
     it. ``attn``: the softmax attention modules; ``mlp``: PWS binary weights
     in every :class:`~mmagent.models.layers.Mlp` (``True``), or built
     disabled for cross-layer binarization (``'deferred'``); ``beta``: SAB's
     threshold factor (0.25 in the paper); ``agent``: agent attention too
-    (experimental)."""
+    (experimental); ``deploy``: the inference form (every binary layer,
+    deferred MLPs included, as :class:`DeployedBinaryLinear`)."""
     if mlp not in (False, True, 'deferred'):
         raise ValueError(f"mlp must be False, True or 'deferred', got "
                          f'{mlp!r}')
@@ -154,15 +181,16 @@ def binarize_backbone(backbone: nn.Module, attn: bool = True,
         if attn and binary is not None:
             module.__class__ = binary  # same parameters, binary forward
             module.sab_beta = beta
+            outputs = getattr(module, 'binary_outputs', ())
             for name in module.binary_linears:
-                setattr(module, name,
-                        BinaryLinear.from_float(getattr(module, name)))
+                setattr(module, name, BinaryLinear.from_float(
+                    getattr(module, name), binary_output=name in outputs))
             attentions += 1
         elif mlp and isinstance(module, Mlp):
             for name in ('fc1', 'fc2'):
                 layer = BinaryLinear.from_float(
                     getattr(module, name), binary_input=False,
-                    enabled=mlp is True)
+                    enabled=mlp is True or deploy)
                 layer.clb_stage = 2 if mlp == 'deferred' else None
                 setattr(module, name, layer)
             mlps += 1
@@ -178,18 +206,20 @@ def binarize_backbone(backbone: nn.Module, attn: bool = True,
     backbone.optional_keys = (*getattr(backbone, 'optional_keys', ()),
                               *BINARY_OPTIONAL_KEYS)
     backbone.binarized = dict(attn=attn, mlp=mlp, beta=beta, agent=agent,
-                              attention_modules=attentions, mlps=mlps)
-    return backbone
+                              attention_modules=attentions, mlps=mlps,
+                              deploy=False)
+    return switch_to_deploy(backbone) if deploy else backbone
 
 
 @MODELS.register_module(name='BiViT')
 def build_binarized_backbone(backbone: dict, attn: bool = True,
                              mlp: Union[bool, str] = False,
                              beta: float = SAB_BETA,
-                             agent: bool = False) -> nn.Module:
+                             agent: bool = False,
+                             deploy: bool = False) -> nn.Module:
     """Config entry ``dict(type='BiViT', backbone=dict(...), attn=True,
-    mlp=False, beta=0.25, agent=False)``: the inner backbone, built and
-    binarized by :func:`binarize_backbone`. The result is the inner
-    backbone's class, with its parameter names."""
+    mlp=False, beta=0.25, agent=False, deploy=False)``: the inner backbone,
+    built and binarized by :func:`binarize_backbone`. The result is the
+    inner backbone's class, with its parameter names."""
     return binarize_backbone(MODELS.build(backbone), attn=attn, mlp=mlp,
-                             beta=beta, agent=agent)
+                             beta=beta, agent=agent, deploy=deploy)

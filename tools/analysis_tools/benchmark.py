@@ -28,6 +28,7 @@ Examples::
 import argparse
 import copy
 import itertools
+import json
 import statistics
 import tempfile
 import time
@@ -61,6 +62,8 @@ def parse_args():
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the figures to FILE')
     parser.add_argument('--compare-exact', action='store_true',
                         help='also time backbone.exact=True side by side')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -189,6 +192,17 @@ def main():
         if other in seconds:
             print(f'  {other}/fast time ratio: '
                   f'{seconds[other] / seconds["fast"]:.2f}x')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(
+                tool='benchmark.py', device=where, torch=torch.__version__,
+                mode=args.mode, shape=[height, width],
+                batch=args.batch_size, repeats=args.repeats,
+                results=[dict(name=name, seconds=value,
+                              config=(args.baseline if name == 'baseline'
+                                      else args.config),
+                              images_per_second=args.batch_size / value)
+                         for name, value in seconds.items()]), f, indent=1)
 
 
 if __name__ == '__main__':

@@ -90,12 +90,16 @@ def mmdet_swin(embed_dims=96, depths=(2, 2, 6, 2),
 
 
 def bivit_swin_t(exact=True):
-    """BiViT Swin-T: attention and MLP weights binary (fake-quantized)."""
-    from mmagent.models import binarize_backbone
+    """BiViT Swin-T: attention and MLP weights binary, fake-quantized
+    (``binary``) and in deploy mode (``deploy``: int8 GEMMs)."""
+    import copy
+
+    from mmagent.models import binarize_backbone, switch_to_deploy
     model = binarize_backbone(swin_t(), attn=True, mlp=True)
     with torch.no_grad():  # the first binary forward sets each alpha
         model(torch.zeros(1, 3, 64, 64))
-    return OrderedDict(binary=model)
+    return OrderedDict(binary=model,
+                       deploy=switch_to_deploy(copy.deepcopy(model)))
 
 
 def swin_t():
@@ -166,16 +170,63 @@ README_SUITE = [
     ('compile-train', 'torch.compile (inductor, static shapes) next to '
      'eager, training step, fp32, batch 1',
      ['--mode', 'train', '--no-exact', '--no-memory', '--compile',
-      '--models', 'agent-swin-t', 'mmdet-swin-t']),
+      '--models', 'agent-swin-t', 'mmdet-swin-t', 'flatten-swin-t']),
     ('system-malloc', 'With the C library\'s allocator (--malloc system), '
      'training step, fp32, batch 1',
      ['--malloc', 'system', '--mode', 'train', '--no-exact', '--no-memory',
       '--models', 'agent-swin-t', 'mmdet-swin-t', 'flatten-swin-t']),
-    ('bivit', 'BiViT Swin-T (fake-quantized binary) next to full-precision '
-     'Swin-T, inference, fp32',
+    ('bivit', 'BiViT Swin-T (fake-quantized binary and deploy mode) next '
+     'to full-precision Swin-T, inference, fp32',
      ['--no-memory', '--models', 'bivit-swin-t', 'swin-t', '--shapes',
       '224x224', '800x1344', '--batch-sizes', '1', '8']),
 ]
+
+
+# Whole models through benchmark.py (``tool``): (key, title, arguments),
+# each a config against its softmax baseline in one round-robin loop.
+MMDET_SWIN_T = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py'
+MMSEG_SWIN_T = ('mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_'
+                '8xb2-160k_ade20k-512x512.py')
+MASK_RCNN = 'configs/det/mask-rcnn_agent-swin-t_fpn_1x_coco.py'
+UPERNET = 'configs/seg/upernet_agent-swin-t_160k_ade20k-512x512.py'
+WHOLE_MODELS = [
+    ('mask-rcnn-train', 'Mask R-CNN Agent-Swin-T vs mmdet Swin-T, train',
+     [MASK_RCNN, '--mode', 'train', '--batch-size', '2', '--repeats', '3',
+      '--baseline', MMDET_SWIN_T]),
+    ('mask-rcnn-inference', 'Mask R-CNN Agent-Swin-T vs mmdet Swin-T, '
+     'inference', [MASK_RCNN, '--repeats', '3', '--baseline', MMDET_SWIN_T]),
+    ('upernet-train', 'UperNet Agent-Swin-T vs mmseg Swin-T, train',
+     [UPERNET, '--mode', 'train', '--shape', '512', '683', '--batch-size',
+      '2', '--repeats', '3', '--baseline', MMSEG_SWIN_T]),
+    ('upernet-inference', 'UperNet Agent-Swin-T vs mmseg Swin-T, inference',
+     [UPERNET, '--shape', '512', '683', '--repeats', '3', '--baseline',
+      MMSEG_SWIN_T]),
+]
+# ImageNet throughput, the papers' setting: classifier -> softmax baseline
+# of the same size (mmpretrain's where it has one)
+IMAGENET = [
+    ('agent-deit-t', 'mmpretrain::deit/deit-tiny_4xb256_in1k.py'),
+    ('agent-deit-s', 'mmpretrain::deit/deit-small_4xb256_in1k.py'),
+    ('agent-swin-t', 'mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py'),
+    ('flatten-swin-t',
+     'mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py'),
+    ('agent-swin-s',
+     'mmpretrain::swin_transformer/swin-small_16xb64_in1k.py'),
+    ('flatten-swin-s',
+     'mmpretrain::swin_transformer/swin-small_16xb64_in1k.py'),
+    ('agent-pvt-t', 'configs/cls/flatten-pvt-t_in1k.py'),
+    ('agent-pvt-s', 'configs/cls/flatten-pvt-s_in1k.py'),
+    ('agent-cswin-t', 'configs/cls/flatten-cswin-t_in1k.py'),
+    ('flatten-pvtv2-b1', None),
+]
+for _name, _baseline in IMAGENET:
+    WHOLE_MODELS.append((
+        f'imagenet-{_name}', f'ImageNet {_name}, 224x224, batch 64',
+        [f'configs/cls/{_name}_in1k.py', '--shape', '224', '224',
+         '--batch-size', '64', '--repeats', '2',
+         *(['--baseline', _baseline] if _baseline else [])]))
+README_SUITE += [(key, title, argv, 'benchmark.py')
+                 for key, title, argv in WHOLE_MODELS]
 
 
 def baseline_of(name):
@@ -186,6 +237,29 @@ def baseline_of(name):
         return None
     base = SUITES[suite][1][-1]
     return f'{base} compiled' if variant.endswith('compiled') else base
+
+
+def whole_model_table(runs):
+    """One markdown table of benchmark.py runs, a row per run: the config,
+    its baseline (if any) and the ratio."""
+    lines = ['| config | mode, input, batch | s/batch (img/s) | baseline | '
+             's/batch (img/s) | baseline / config |', '| --- ' * 6 + '|']
+    for run in runs:
+        by_name = {r['name']: r for r in run['results']}
+        model, base = by_name['fast'], by_name.get('baseline')
+        cells = [f'`{model["config"]}`',
+                 f'{run["mode"]}, {run["shape"][0]}x{run["shape"][1]}, '
+                 f'{run["batch"]}',
+                 f'{model["seconds"]:.2f} ({model["images_per_second"]:.2f})']
+        if base:
+            cells += [f'`{base["config"]}`',
+                      f'{base["seconds"]:.2f} '
+                      f'({base["images_per_second"]:.2f})',
+                      f'{base["seconds"] / model["seconds"]:.2f}x']
+        else:
+            cells += ['-', '', '']
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
 def markdown_table(records):
@@ -220,16 +294,20 @@ def run_readme_suite(args):
     import tempfile
     out = args.json or 'benchmark_readme.json'
     runs = []
+    here = os.path.dirname(os.path.abspath(__file__))
     with tempfile.TemporaryDirectory() as tmp:
-        for key, title, argv in README_SUITE:
+        for key, title, argv, *tool in README_SUITE:
             if args.runs and key not in args.runs:
                 continue
+            tool = tool[0] if tool else os.path.basename(__file__)
             path = f'{tmp}/{key}.json'
-            command = [sys.executable, __file__, *argv, '--json', path,
-                       '--device', args.device, '--repeats',
-                       str(args.repeats), '--warmup', str(args.warmup)]
-            if args.threads:
-                command += ['--threads', str(args.threads)]
+            command = [sys.executable, os.path.join(here, tool), *argv,
+                       '--json', path, '--device', args.device, '--warmup',
+                       str(args.warmup)]
+            if tool == os.path.basename(__file__):
+                command += ['--repeats', str(args.repeats)]
+                if args.threads:
+                    command += ['--threads', str(args.threads)]
             print(f'## {key}: {" ".join(command[1:])}', flush=True)
             env = dict(os.environ)
             if '--compile' in argv:  # cold compile times: no cache hits
@@ -241,12 +319,24 @@ def run_readme_suite(args):
     with open(out, 'w') as f:
         json.dump(runs, f, indent=1)
     print(f'\nAll figures: {out}\n')
+    whole = [run for run in runs if run.get('tool') == 'benchmark.py']
     for run in runs:
+        if run in whole:
+            continue
         print(f'### {run["title"]}\n\n{run["device"]}, torch '
               f'{run["torch"]}, malloc {run["malloc"]}, median of '
               f'{run["repeats"]}; `benchmark_backbone.py '
               f'{" ".join(run["arguments"])}`\n')
         print(markdown_table(run['results']) + '\n')
+    for group, title in (('imagenet-', 'ImageNet throughput'),
+                         ('', 'Whole models')):
+        chosen = [run for run in whole if run['key'].startswith(group)]
+        whole = [run for run in whole if run not in chosen]
+        if chosen:
+            print(f'### {title}\n\n{chosen[0]["device"]}, torch '
+                  f'{chosen[0]["torch"]}; `benchmark.py` runs ' +
+                  ', '.join(run['key'] for run in chosen) + '\n')
+            print(whole_model_table(chosen) + '\n')
 
 
 def parse_shape(text):
@@ -265,7 +355,7 @@ def parse_args():
                         'process each), print them in markdown, write all '
                         'figures to --json')
     parser.add_argument('--runs', nargs='+', metavar='KEY',
-                        choices=[key for key, _, _ in README_SUITE],
+                        choices=[run[0] for run in README_SUITE],
                         help='with --suite: only these of its runs')
     parser.add_argument('--shapes', nargs='+', type=parse_shape,
                         default=[(800, 1344)], metavar='HxW')
