@@ -9,7 +9,11 @@ from model-index.yml (e.g. ``mask-rcnn_agent-pvt-t_fpn_1x_coco``); its task
 mmpretrain's ImageClassificationInferencer. Writes ``DIR/vis/<image>.png``
 (boxes, masks, class names and scores; a segmentation overlay in the dataset
 palette; the top class) and ``DIR/preds/<image>.json``.
-Official mmdet 2.x / mmseg 0.x checkpoints are converted on the fly. A file
+A model name without ``--weights`` uses its released weights, downloaded,
+verified and converted once into ``$MMAGENT_HOME`` (``~/.cache/mmagent``);
+a config path without ``--weights`` runs with random weights (a warning
+says so). Official mmdet 2.x / mmseg 0.x checkpoints are converted on the
+fly. A file
 that cannot be read gets one error line; the others are still processed,
 and the exit status is 1 when any failed.
 """
@@ -28,7 +32,8 @@ def parse_args():
                         help='image files, folders or globs')
     parser.add_argument('config',
                         help='config file or model name from model-index.yml')
-    parser.add_argument('--weights', help='checkpoint (mmagent or official)')
+    parser.add_argument('--weights', help='checkpoint (mmagent or official); '
+                        "default: a model name's released weights")
     parser.add_argument('--out-dir', default='outputs',
                         help='where vis/ and preds/ are written')
     parser.add_argument('--device', default=None,

@@ -24,5 +24,14 @@ from .models import (AgentCSWin, AgentDeiT, AgentPVT,  # noqa: E402
 
 __all__ = [
     '__version__', 'AgentCSWin', 'AgentDeiT', 'AgentPVT',
-    'AgentSwinTransformer'
+    'AgentSwinTransformer', 'list_models', 'get_model'
 ]
+
+
+def __getattr__(name):
+    # mmagent.list_models / mmagent.get_model without importing the task
+    # libraries at ``import mmagent``
+    if name in ('list_models', 'get_model'):
+        from . import apis
+        return getattr(apis, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -2,9 +2,11 @@
 """User-level entry points: inference, weights, model complexity."""
 from .complexity import model_complexity
 from .inference import dataset_meta_of, init_inferencer
+from .models import fetch_weights, get_model, list_models
 from .weights import check_fits_config, prepare_weights
 
 __all__ = [
     'model_complexity', 'dataset_meta_of', 'init_inferencer',
-    'check_fits_config', 'prepare_weights'
+    'check_fits_config', 'prepare_weights', 'fetch_weights', 'get_model',
+    'list_models'
 ]

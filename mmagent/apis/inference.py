@@ -20,11 +20,11 @@ from .weights import prepare_weights_and_meta
 def dataset_meta_of(cfg) -> dict:
     """Classes and palette of the config's test set: its ``metainfo``, else
     the dataset class's ``METAINFO``."""
-    from mmengine.registry import DATASETS
     dataset = cfg.get('test_dataloader', {}).get('dataset', {})
     meta = dict(dataset.get('metainfo') or {})
     if 'classes' not in meta and dataset.get('type'):
-        dataset_cls = DATASETS.get(dataset['type'])
+        datasets = get_task(cfg).registries()[0]  # the task library's
+        dataset_cls = datasets.get(dataset['type'])
         meta = {**getattr(dataset_cls, 'METAINFO', {}), **meta}
     return {k: meta[k] for k in ('classes', 'palette') if k in meta}
 
@@ -39,7 +39,9 @@ def init_inferencer(model: str,
     """The task's inferencer for a config path or model-index name; its
     ``task`` attribute is the :class:`~mmagent.tasks.Task`.
 
-    Without ``weights`` the model keeps its random initialisation (a
+    A model-index name without ``weights`` gets its released weights,
+    fetched and cached by :func:`~mmagent.apis.models.fetch_weights`. A
+    config path without ``weights`` keeps its random initialisation (a
     warning says so) and the config's class names. ``weights`` load with
     the allow-list of :mod:`mmagent.utils.checkpoint` unless
     ``trust_checkpoint`` (full unpickling: only for files you trust).
@@ -47,11 +49,14 @@ def init_inferencer(model: str,
     from mmengine.config import Config
 
     import mmagent  # noqa: F401  (registers the backbones)
+    from .models import fetch_weights
     config = resolve_config(model)
     cfg = Config.fromfile(config)
     task = get_task(cfg)
     ckpt_meta = {}
     with trust_checkpoints(trust_checkpoint):
+        if weights is None and not osp.isfile(model):
+            weights = fetch_weights(osp.splitext(osp.basename(model))[0])
         if weights is not None:
             weights, ckpt_meta = prepare_weights_and_meta(
                 weights, config, cache_dir)

@@ -9,6 +9,7 @@ from ..tasks import get_task
 from ..utils.checkpoint import CheckpointLoadError, load_checkpoint_file
 from ..utils.config import load_config
 from ..utils.convert import checkpoint_kind, convert_checkpoint
+from ..utils.download import mmagent_home
 
 
 def check_fits_config(state_dict, config) -> None:
@@ -55,9 +56,9 @@ def prepare_weights(weights: str, config: str,
     return prepare_weights_and_meta(weights, config, cache_dir)[0]
 
 
-def prepare_weights_and_meta(weights, config, cache_dir=None):
+def prepare_weights_and_meta(weights, config, cache_dir=None, out=None):
     """:func:`prepare_weights` plus the checkpoint's ``meta`` (the file is
-    read once)."""
+    read once); ``out``: where a converted checkpoint goes instead."""
     import torch
     ckpt = load_checkpoint_file(weights)
     kind = checkpoint_kind(ckpt)
@@ -70,10 +71,9 @@ def prepare_weights_and_meta(weights, config, cache_dir=None):
             f'or pass a downstream checkpoint.')
     if kind == 'mmagent':
         return weights, ckpt.get('meta') or {}
-    cache_dir = cache_dir or osp.join(
-        osp.expanduser('~'), '.cache', 'mmagent', 'converted')
-    out = osp.join(cache_dir,
-                   osp.splitext(osp.basename(weights))[0] + '_mmagent.pth')
+    cache_dir = cache_dir or osp.join(mmagent_home(), 'converted')
+    out = out or osp.join(
+        cache_dir, osp.splitext(osp.basename(weights))[0] + '_mmagent.pth')
     new_ckpt, _ = convert_checkpoint(ckpt, weights)
     try:
         check_fits_config(new_ckpt['state_dict'], config)
@@ -83,8 +83,9 @@ def prepare_weights_and_meta(weights, config, cache_dir=None):
             f'{e}\nIs it the checkpoint of {config}? Convert it for the '
             f'right config with: python tools/model_converters/'
             f'official2mmagent.py {weights} OUT.pth --config CONFIG') from e
-    os.makedirs(cache_dir, exist_ok=True)
-    torch.save(new_ckpt, out)
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    torch.save(new_ckpt, f'{out}.partial')
+    os.replace(f'{out}.partial', out)  # a cached file is a complete one
     print(f'converted the official checkpoint {weights} -> {out} (same as '
           f'tools/model_converters/official2mmagent.py {weights} {out} '
           f'--config {config}); pass {out} next time.')
