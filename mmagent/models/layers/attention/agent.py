@@ -33,7 +33,9 @@ def interp_matrix(src: int, dst: int, like: torch.Tensor) -> torch.Tensor:
     weights = F.interpolate(
         eye.view(1, src, src, 1), size=(dst, 1), mode='bilinear',
         align_corners=False)
-    return weights[0, :, :, 0].t()
+    # contiguous: torch.kron views its inputs, which a transposed (1, src)
+    # matrix (an agent grid one agent high) does not allow
+    return weights[0, :, :, 0].t().contiguous()
 
 
 def adaptive_pool_matrix(src: int, dst: int,
