@@ -228,3 +228,44 @@ def test_image_demo_takes_a_bare_model_name(zoo, tmp_path):
                       'MMAGENT_HOME': str(zoo['home'])})
     assert result.returncode != 0 and 'Traceback' not in result.stderr
     assert 'no released weights' in result.stderr
+
+
+def test_mim_download_reads_the_packaged_model_index(tmp_path, monkeypatch):
+    """openmim's ``mim download mmagent --config NAME --dest DIR`` on a
+    regular install (``pip install .`` ships configs/ and model-index.yml in
+    mmagent/.mim): the model's weights (here its link swapped for a
+    loopback one in the installed copy) and its config land in DIR, and
+    get_model converts the official file from there."""
+    pytest.importorskip('mim')
+    monkeypatch.setenv('MMAGENT_HOME', str(tmp_path / 'home'))
+    target = tmp_path / 'site'
+    run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+         '--no-build-isolation', '--target', str(target), '.'])
+    metafile = target / 'mmagent' / '.mim' / 'configs' / 'cls' / \
+        'metafile.yml'
+    entries = yaml.safe_load(metafile.read_text())
+    entry = next(m for m in entries['Models']
+                 if m['Name'] == 'agent-pvt-t_in1k')
+    official = tmp_path / 'agent_pvt_t.pth'
+    state_dict = get_model('agent-pvt-t_in1k').state_dict()
+    torch.save({'model': {  # the official ImageNet layout
+        k.replace('backbone.', '', 1).replace('head.fc.', 'head.'): v
+        for k, v in state_dict.items()}}, official)
+    server = Server({'/agent_pvt_t.pth': official.read_bytes()})
+    try:
+        metafile.write_text(metafile.read_text().replace(
+            entry['Weights'], f'{server.url}/agent_pvt_t.pth'))
+        dest = tmp_path / 'dest'
+        result = run([osp.join(osp.dirname(sys.executable), 'mim'),
+                      'download', 'mmagent', '--config', 'agent-pvt-t_in1k',
+                      '--dest', str(dest)],
+                     env={'PYTHONPATH': str(target)})
+    finally:
+        server.stop()
+    assert 'Successfully downloaded agent_pvt_t.pth' in result.stdout
+    assert (dest / 'agent_pvt_t.pth').read_bytes() == official.read_bytes()
+    assert (dest / 'agent-pvt-t_in1k.py').is_file()
+    model = get_model('agent-pvt-t_in1k',
+                      pretrained=str(dest / 'agent_pvt_t.pth'))
+    assert all(torch.equal(model.state_dict()[k], v)
+               for k, v in state_dict.items())
