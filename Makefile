@@ -43,7 +43,7 @@ test: $(STAMP)
 # synthetic data, on CPU (about 27 minutes on 2 cores); see
 # demo/run_demo.py.
 demo: $(STAMP)
-	$(PY) demo/run_demo.py
+	$(PY) demo/run_demo.py --strict
 
 clean-env:
 	rm -rf $(VENV)

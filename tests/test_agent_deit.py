@@ -37,23 +37,31 @@ def test_output_types_at_another_size(out_type, shape):
 
 
 def test_class_token_is_neither_pooled_nor_convolved():
-    """Changing the class token's query changes no agent and no DWC
-    input: the patch tokens' agent-to-token logits stay the same."""
+    """The module's own pooling and DWC: the class token's query moves no
+    agent and its value no DWC output, while a patch token's do; the class
+    token's output gets no DWC term."""
     torch.manual_seed(0)
     attn = AgentAttention(24, 3, agent_num=9, agent_shape=(3, 3),
                           pretrain_hw=(6, 6), num_extra_tokens=1,
                           exact=True).eval()
-    x = torch.randn(1, 1 + 36, 24)
-    y = x.clone()
-    y[:, 0] += 1.
-    q1, k1, v1 = attn._project(x)
-    q2, k2, v2 = attn._project(y)
-    dwc = attn.dwc
-    maps = [v[:, 1:].transpose(1, 2).reshape(1, 24, 6, 6) for v in (v1, v2)]
-    assert torch.equal(dwc(maps[0]), dwc(maps[1]))
-    # different class token, different output for everybody (it is a key)
+    hw = (6, 6)
+
+    def moved(t, index):
+        t = t.clone()
+        t[..., index, :] += 1.
+        return t
+
+    q = torch.randn(1, 1 + 36, 24)
+    agents = attn.pool_agents(q, hw)
+    assert torch.equal(attn.pool_agents(moved(q, 0), hw), agents)
+    assert not torch.allclose(attn.pool_agents(moved(q, 5), hw), agents)
+    out, v = torch.randn(2, 1, 3, 37, 8).unbind(0)  # (B, heads, 1+36, d)
     with torch.no_grad():
-        assert not torch.allclose(attn(x, (6, 6)), attn(y, (6, 6)))
+        mixed = attn.add_dwc(out, v, hw)
+        assert torch.equal(attn.add_dwc(out, moved(v, 0), hw), mixed)
+        assert not torch.allclose(attn.add_dwc(out, moved(v, 5), hw), mixed)
+    cls_out = out.transpose(1, 2).reshape(1, 37, 24)[:, 0]
+    assert torch.equal(mixed[:, 0], cls_out)
 
 
 @pytest.mark.parametrize('agent_shape', [(3, 3), (4, 5)])

@@ -146,6 +146,54 @@ def test_binary_window_attention_matches_its_definition():
     assert torch.allclose(out, expected, atol=1e-5)
 
 
+def _pws(layer, x, binary_input=True):
+    """A binarized layer by the paper's definition, from its latent
+    weights: ``sign(x) @ (alpha * sign(W - rowmean W))^T + b`` with
+    ``alpha = mean |W|`` (the first forward's value)."""
+    w = layer.weight
+    alpha = w.abs().mean(1, keepdim=True)
+    signs = torch.where(w - w.mean(1, keepdim=True) >= 0, 1., -1.)
+    x = torch.where(x >= 0, 1., -1.) if binary_input else x
+    return F.linear(x, alpha * signs, layer.bias)
+
+
+def _sab_attention(q, k, v, scale):
+    sign = lambda t: torch.where(t >= 0, 1., -1.)  # noqa: E731
+    probs = ((sign(q) * scale) @ sign(k).transpose(-2, -1)).softmax(-1)
+    amap = (probs >= 0.25 * probs.amax(-1, keepdim=True)).float()
+    return amap @ sign(v)
+
+
+@pytest.mark.parametrize('kind', ['spatial_reduction', 'global'])
+def test_binary_sr_and_global_attention_match_their_definition(kind):
+    """PVT's spatial-reduction block (the reduction conv and norm in full
+    precision, binary Q from the tokens, binary K/V from the reduced map)
+    and DeiT's global block, computed by hand from the latent weights."""
+    torch.manual_seed(0)
+    if kind == 'spatial_reduction':
+        attn = SpatialReductionAttention(16, 2, sr_ratio=2).eval()
+    else:
+        attn = GlobalAttention(16, 2).eval()
+    model = torch.nn.Module()
+    model.attn = attn
+    binarize_backbone(model)
+    x = torch.randn(2, 8 * 6, 16)
+    with torch.no_grad():
+        out = attn(x, (8, 6))
+        heads = lambda t: t.reshape(2, -1, 2, 8).transpose(1, 2)  # noqa
+        if kind == 'spatial_reduction':
+            q = heads(_pws(attn.q, x))
+            reduced = attn.norm(attn.sr(x.transpose(1, 2).reshape(
+                2, 16, 8, 6)).flatten(2).transpose(1, 2))
+            k, v = (heads(t) for t in _pws(attn.kv, reduced).chunk(2, -1))
+            assert k.shape[2] == 4 * 3
+        else:
+            q, k, v = (heads(t) for t in _pws(attn.qkv, x).chunk(3, -1))
+        y = _sab_attention(q, k, v, attn.scale)
+        expected = _pws(attn.proj, y.transpose(1, 2).reshape(2, 48, 16))
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
 @pytest.mark.parametrize('build,kind,binary', [
     (lambda: AgentSwinTransformer(arch=SWIN, drop_path_rate=0.),
      WindowAttention, BinaryWindowAttention),
@@ -679,3 +727,27 @@ def test_model_index_entries():
     assert names == set(CLS_CONFIGS) | {
         'mask-rcnn_bivit-swin-t_fpn_1x_coco',
         'cascade-mask-rcnn_bivit-swin-t_fpn_1x_coco'}
+
+
+def test_bit_packing_of_odd_widths_and_constant_rows():
+    """Widths that are no multiple of 8 (padded bits in the last byte) and
+    rows whose centred weights are all zero (signs +1) pack and unpack to
+    a layer with identical outputs."""
+    from mmagent.utils.bitpack import (pack_state_dict, unpack_state_dict,
+                                       weight_signs)
+    torch.manual_seed(0)
+    layer = BinaryLinear(13, 6)
+    with torch.no_grad():
+        layer.weight[2] = 0.7  # constant row: centred to zeros
+        layer.weight[4] = 0.
+    x = torch.randn(5, 13)
+    expected = layer(x)
+    model = torch.nn.Sequential(layer)
+    packed = pack_state_dict(model.state_dict())
+    assert packed['binary_weights']['0']['bits'].shape == (6, 2)  # 13 bits
+    state_dict = unpack_state_dict(packed)
+    assert torch.equal(state_dict['0.weight'], weight_signs(layer.weight))
+    assert (state_dict['0.weight'][[2, 4]] == 1).all()
+    reloaded = torch.nn.Sequential(BinaryLinear(13, 6))
+    reloaded.load_state_dict(state_dict)
+    assert torch.equal(reloaded(x), expected)

@@ -173,3 +173,67 @@ def test_truncated_checkpoint_named(tmp_path):
     path.write_bytes(data[:len(data) // 2])
     with pytest.raises(CheckpointLoadError, match=str(path)):
         inspect_checkpoint(path)
+
+
+def test_every_trust_route_loads_what_the_default_refuses(tmp_path):
+    """A benign checkpoint outside the allow-list (a date in ``meta``):
+    refused by default and loaded through each opt-in route the docs name,
+    the tools' --trust-checkpoint, ``init_cfg=dict(..., trusted=True)`` and
+    the inferencers' ``trust_checkpoint=True``."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    state_dict = MODELS.build(Config.fromfile(SEG_DEMO).model).state_dict()
+    dated = tmp_path / 'dated.pth'
+    torch.save({'state_dict': state_dict,
+                'meta': {'date': datetime.date(2024, 7, 1)}}, dated)
+
+    # a tool's flag: the converter refuses, then converts
+    out = tmp_path / 'converted.pth'
+    convert = [sys.executable, 'tools/model_converters/official2mmagent.py',
+               str(dated), str(out)]
+    refused = run(convert, check=False)
+    assert refused.returncode != 0 and 'datetime.date' in refused.stderr
+    assert not out.exists()
+    run(convert + ['--trust-checkpoint'])
+    assert out.is_file()
+    # the image demo's flag
+    demo = [sys.executable, 'demo/image_demo.py', 'resources/demo_seg.png',
+            SEG_DEMO, '--weights', str(dated), '--out-dir',
+            str(tmp_path / 'pictures')]
+    assert run(demo, check=False).returncode != 0
+    run(demo + ['--trust-checkpoint'])
+    assert (tmp_path / 'pictures' / 'vis' / 'demo_seg.png').is_file()
+
+    # init_cfg=dict(type='Pretrained', ..., trusted=True)
+    backbone = {k[len('backbone.'):]: v for k, v in state_dict.items()
+                if k.startswith('backbone.')}
+    dated_backbone = tmp_path / 'dated_backbone.pth'
+    torch.save({'state_dict': backbone,
+                'meta': {'date': datetime.date(2024, 7, 1)}}, dated_backbone)
+    backbone_cfg = dict(Config.fromfile(SEG_DEMO).model.backbone)
+    backbone_cfg.pop('type')
+    for trusted in (False, True):
+        model = AgentPVT(**{**backbone_cfg, 'init_cfg': dict(
+            type='Pretrained', checkpoint=str(dated_backbone),
+            trusted=trusted)})
+        if not trusted:
+            with pytest.raises(UnsafeCheckpointError):
+                model.init_weights()
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            model.init_weights()
+        assert all(torch.equal(model.state_dict()[k], v)
+                   for k, v in backbone.items())
+
+    # the inferencers' trust_checkpoint=True
+    with pytest.raises(UnsafeCheckpointError):
+        init_inferencer(SEG_DEMO, weights=str(dated), device='cpu')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        inferencer = init_inferencer(SEG_DEMO, weights=str(dated),
+                                     device='cpu', trust_checkpoint=True)
+    assert all(torch.equal(inferencer.model.state_dict()[k], v)
+               for k, v in state_dict.items())

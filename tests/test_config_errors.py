@@ -91,3 +91,26 @@ def test_pkg_resources_warning_silenced():
     result = run([sys.executable, 'tools/misc/print_config.py', SEG_DEMO])
     assert 'BaseSegDataset' in result.stdout
     assert 'pkg_resources' not in result.stderr
+
+
+@pytest.mark.parametrize('script,args,message', [
+    ('tools/dist_train.sh', [SEG_DEMO, '2'], 'Dataset not found'),
+    ('tools/dist_test.sh', [SEG_DEMO, 'missing.pth', '2'],
+     'checkpoint not found: '),
+])
+def test_dist_launchers_check_once_before_the_workers(tmp_path, script,
+                                                      args, message):
+    """Without the data (or the checkpoint) the launchers stop with the one
+    message of the single-process tools, once, exit status 1, before
+    torchrun starts any worker."""
+    env = {'PYTHON': sys.executable, 'PORT': '29541'}
+    result = run(['bash', script, *args, '--work-dir', str(tmp_path),
+                  '--cfg-options', *data_options(
+                      str(tmp_path / 'nowhere'),
+                      ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'))], check=False, env=env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out[-2000:]
+    assert out.count(message) == 1, out[-2000:]
+    assert 'Traceback' not in out and 'ChildFailedError' not in out
+    assert 'torch.distributed' not in out

@@ -1,4 +1,4 @@
-"""Crash-safe training: kill -9 while a checkpoint is being written, move
+"""Crash-safe training: kill -9 half-way through writing a checkpoint, move
 the work dir, plant a truncated newer checkpoint, then --resume: training
 continues from the last complete checkpoint with the iteration count and
 learning rate of an uninterrupted run."""
@@ -63,10 +63,13 @@ def test_kill_9_then_resume_matches_uninterrupted_run(tiny_ade, tmp_path):
     env = {'PYTHONPATH': osp.join(REPO_ROOT, 'tests')}
     result = run([sys.executable, 'tools/train.py', crashing, '--work-dir',
                   work_dir], check=False, env=env)
-    assert result.returncode == -9  # SIGKILL while saving iter_6
-    # The older checkpoint is deleted only after a new one is complete.
-    assert sorted(os.listdir(work_dir)).count('iter_4.pth') == 1
-    assert not any(f.startswith('iter_6') for f in os.listdir(work_dir))
+    assert result.returncode == -9  # SIGKILL while writing iter_6
+    # Half of iter_6 reached the disk, under its partial name only; the
+    # older checkpoint is deleted only after a new one is complete.
+    files = sorted(os.listdir(work_dir))
+    assert files.count('iter_4.pth') == 1 and 'iter_6.pth' not in files
+    half = osp.getsize(osp.join(work_dir, 'iter_6.pth.partial'))
+    assert 0 < half < osp.getsize(osp.join(work_dir, 'iter_4.pth'))
 
     moved = str(tmp_path / 'moved')
     shutil.move(work_dir, moved)

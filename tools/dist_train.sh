@@ -10,6 +10,11 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
 
+# The config, checkpoint and data checks run once, here, before torchrun
+# starts the workers: a bad run ends with one message and exit status 1.
+PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
+$PYTHON $(dirname "$0")/train.py $CONFIG --preflight ${@:3} || exit $?
+
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
 $PYTHON -m torch.distributed.run \
     --nnodes=$NNODES \

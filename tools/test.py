@@ -51,6 +51,11 @@ def parse_args():
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
+    parser.add_argument(
+        '--preflight', action='store_true',
+        help='only check the config, checkpoint, data and model arguments, '
+        'then exit (dist_train.sh / dist_test.sh run this once before '
+        'starting the workers)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -85,6 +90,8 @@ def main():
     compile_options = pop_compile_options(cfg, args.compile)
     task.check_data(cfg, ('test_dataloader', ))
     task.check_model(cfg, pretrained=False)  # weights: the checkpoint
+    if args.preflight:
+        return
     prepare_distributed(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

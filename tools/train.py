@@ -58,6 +58,11 @@ def parse_args():
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
+    parser.add_argument(
+        '--preflight', action='store_true',
+        help='only check the config, checkpoint, data and model arguments, '
+        'then exit (dist_train.sh / dist_test.sh run this once before '
+        'starting the workers)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -93,6 +98,8 @@ def main():
                     scan_limit=None if args.full_data_scan else 200)
     task.check_model(cfg)
     guard_training_data(cfg, args.on_bad_sample)
+    if args.preflight:
+        return
     prepare_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
     if runner is None:
