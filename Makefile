@@ -37,6 +37,8 @@ $(STAMP): requirements/pinned.txt requirements/runtime.txt requirements/mminstal
 	touch $(STAMP)
 
 test: $(STAMP)
+	# the import rules of docs/architecture.md (contracts in .importlinter)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 # Classification (then BiViT), segmentation and detection on the embedded

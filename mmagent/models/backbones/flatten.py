@@ -13,7 +13,7 @@ from typing import Optional
 
 from mmengine.registry import MODELS
 
-from ..layers.attention.focused_linear import FocusedLinearAttention
+from ..layers import ATTENTIONS
 from .agent_cswin import AgentCSWin
 from .agent_pvt import AgentPVT
 from .agent_swin import AgentSwinTransformer
@@ -115,9 +115,10 @@ class FLattenSwinTransformer(AgentSwinTransformer):
         grids = [self.pretrain_img_size // kwargs.get('patch_size', 4) // 2**i
                  for i in range(self.num_stages)]
         window = kwargs.get('window_size', 56)
+        focused_linear = ATTENTIONS.get('focused_linear')
         for i, stage in enumerate(self.layers):
             linear = any(
-                isinstance(block.attn, FocusedLinearAttention)
+                isinstance(block.attn, focused_linear)
                 for block in stage.blocks)
             if linear and window < grids[i]:
                 raise NotImplementedError(

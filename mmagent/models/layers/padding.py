@@ -12,13 +12,20 @@ tensor (:func:`mark_image_sizes`) for the backbone to read
 (:func:`image_sizes`), as mmdet detectors call ``backbone(inputs)`` with
 nothing else.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 
-from .attention.common import resize_token_map
+# the per-image region helpers live with the attention kinds that use them
+from .attention.common import (padded_sizes, per_image_token_map,  # noqa
+                               token_mask)
 
 Size = Tuple[int, int]
+__all__ = [
+    'mark_image_sizes', 'image_sizes', 'padded_sizes', 'token_mask',
+    'zero_padding', 'zero_outside_images', 'next_stage_sizes',
+    'RecordsImageSizes', 'per_image_token_map'
+]
 _ATTR = '_mmagent_image_sizes'
 
 
@@ -36,33 +43,6 @@ def mark_image_sizes(inputs: torch.Tensor,
 def image_sizes(inputs: torch.Tensor) -> Optional[Tuple[Size, ...]]:
     """The sizes recorded by :func:`mark_image_sizes`, else ``None``."""
     return getattr(inputs, _ATTR, None)
-
-
-def padded_sizes(valid_hw: Optional[Sequence[Size]],
-                 hw_shape: Sequence[int]) -> Optional[List[Size]]:
-    """``valid_hw`` clipped to the map, or ``None`` when no image is padded
-    (then the unmasked path runs, unchanged)."""
-    if valid_hw is None:
-        return None
-    H, W = hw_shape
-    sizes = [(min(int(h), H), min(int(w), W)) for h, w in valid_hw]
-    if all(s == (H, W) for s in sizes):
-        return None
-    if any(h < 1 or w < 1 for h, w in sizes):
-        raise ValueError(f'an image of the batch has no token left at this '
-                         f'stage: sizes {sizes} on a {H}x{W} map')
-    return sizes
-
-
-def token_mask(valid_hw: Sequence[Size], hw_shape: Sequence[int],
-               device=None) -> torch.Tensor:
-    """``(B, H*W)`` bool mask, True on each image's own tokens."""
-    H, W = hw_shape
-    rows = torch.arange(H, device=device)
-    cols = torch.arange(W, device=device)
-    masks = [((rows < h)[:, None] & (cols < w)[None, :]).flatten()
-             for h, w in valid_hw]
-    return torch.stack(masks)
 
 
 def zero_padding(x: torch.Tensor, hw_shape: Sequence[int],
@@ -112,21 +92,3 @@ class RecordsImageSizes:
             mark_image_sizes(data['inputs'],
                              [s.img_shape[:2] for s in samples])
         return data
-
-
-def per_image_token_map(tokens: torch.Tensor, src_hw: Sequence[int],
-                        valid_hw: Sequence[Size],
-                        hw_shape: Sequence[int]) -> torch.Tensor:
-    """A ``(1, Hs*Ws, C)`` map (position embedding) resized to each image's
-    own region, as for that image alone, zero on padding:
-    ``(B, H*W, C)``."""
-    H, W = hw_shape
-    C = tokens.shape[-1]
-    out = tokens.new_zeros(len(valid_hw), H, W, C)
-    resized = {}
-    for b, (h, w) in enumerate(valid_hw):
-        if (h, w) not in resized:
-            resized[(h, w)] = resize_token_map(tokens, src_hw,
-                                               (h, w)).reshape(h, w, C)
-        out[b, :h, :w] = resized[(h, w)]
-    return out.reshape(len(valid_hw), H * W, C)

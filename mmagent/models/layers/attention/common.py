@@ -1,7 +1,7 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Helpers shared by the attention kinds."""
 import contextlib
-from typing import Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -58,3 +58,54 @@ def biased_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     if dropout_p:
         attn = F.dropout(attn, dropout_p)
     return torch.matmul(attn.to(v.dtype), v)
+
+
+# Per-image regions of a batch padded right/bottom (see
+# mmagent.models.layers.padding, which records the sizes): the helpers the
+# attention kinds that mask padding use.
+Size = Tuple[int, int]
+
+
+def padded_sizes(valid_hw: Optional[Sequence[Size]],
+                 hw_shape: Sequence[int]) -> Optional[List[Size]]:
+    """``valid_hw`` clipped to the map, or ``None`` when no image is padded
+    (then the unmasked path runs, unchanged)."""
+    if valid_hw is None:
+        return None
+    H, W = hw_shape
+    sizes = [(min(int(h), H), min(int(w), W)) for h, w in valid_hw]
+    if all(s == (H, W) for s in sizes):
+        return None
+    if any(h < 1 or w < 1 for h, w in sizes):
+        raise ValueError(f'an image of the batch has no token left at this '
+                         f'stage: sizes {sizes} on a {H}x{W} map')
+    return sizes
+
+
+def token_mask(valid_hw: Sequence[Size], hw_shape: Sequence[int],
+               device=None) -> torch.Tensor:
+    """``(B, H*W)`` bool mask, True on each image's own tokens."""
+    H, W = hw_shape
+    rows = torch.arange(H, device=device)
+    cols = torch.arange(W, device=device)
+    masks = [((rows < h)[:, None] & (cols < w)[None, :]).flatten()
+             for h, w in valid_hw]
+    return torch.stack(masks)
+
+
+def per_image_token_map(tokens: torch.Tensor, src_hw: Sequence[int],
+                        valid_hw: Sequence[Size],
+                        hw_shape: Sequence[int]) -> torch.Tensor:
+    """A ``(1, Hs*Ws, C)`` map (position embedding) resized to each image's
+    own region, as for that image alone, zero on padding:
+    ``(B, H*W, C)``."""
+    H, W = hw_shape
+    C = tokens.shape[-1]
+    out = tokens.new_zeros(len(valid_hw), H, W, C)
+    resized = {}
+    for b, (h, w) in enumerate(valid_hw):
+        if (h, w) not in resized:
+            resized[(h, w)] = resize_token_map(tokens, src_hw,
+                                               (h, w)).reshape(h, w, C)
+        out[b, :h, :w] = resized[(h, w)]
+    return out.reshape(len(valid_hw), H * W, C)

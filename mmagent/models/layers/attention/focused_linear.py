@@ -22,8 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from ..padding import padded_sizes, per_image_token_map, token_mask
-from .common import resize_token_map
+from .common import (padded_sizes, per_image_token_map, resize_token_map,
+                     token_mask)
 from .registry import register_attention
 
 EPS = 1e-6
