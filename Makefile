@@ -39,6 +39,9 @@ $(STAMP): requirements/pinned.txt requirements/runtime.txt requirements/mminstal
 test: $(STAMP)
 	# the import rules of docs/architecture.md (contracts in .importlinter)
 	$(VENV)/bin/lint-imports
+	# the documentation site: no broken link, reference or page
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet \
+	    --site-dir $(VENV)/site
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 # Classification (then BiViT), segmentation and detection on the embedded
