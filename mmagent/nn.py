@@ -84,13 +84,44 @@ def _no_mask(kind: str, attn_mask, is_causal: bool) -> None:
         raise ValueError(f'{kind} takes no attn_mask and is not causal')
 
 
+def _learned_grid(size, sequence: bool) -> Tuple[int, int]:
+    """The grid a module's position terms are learnt at: ``size`` (or
+    :data:`DEFAULT_GRID`) for maps, ``(1, size)`` (default 196) for
+    sequences."""
+    if sequence:
+        return 1, int(size or math.prod(DEFAULT_GRID))
+    return tuple(size or DEFAULT_GRID)
+
+
+class _DropIn:
+    """What both drop-in kinds add to their backbone kind: the layout
+    (``sequence``), the default map, a ``1 x k`` DWC for sequences and the
+    ``(B, N, C)`` forward."""
+
+    def _set_layout(self, sequence: bool, hw, dwc_channels: int,
+                    kernel_size: int) -> None:
+        self.sequence = sequence
+        self.default_hw = None if hw is None else tuple(hw)
+        if sequence:
+            self.dwc = _sequence_dwc(dwc_channels, kernel_size)
+
+    def forward(self, x: torch.Tensor, hw: Optional[Sequence[int]] = None,
+                attn_mask: Optional[torch.Tensor] = None,
+                is_causal: bool = False) -> torch.Tensor:
+        kind = type(self).__name__
+        _no_mask(kind, attn_mask, is_causal)
+        return super().forward(
+            x, _grid(kind, x, hw, self.default_hw, self.sequence,
+                     getattr(self, 'num_extra_tokens', 0)))
+
+
 def _sequence_dwc(channels: int, kernel_size: int) -> nn.Conv2d:
     """A depth-wise conv along a ``1 x N`` map."""
     return nn.Conv2d(channels, channels, (1, kernel_size),
                      padding=(0, kernel_size // 2), groups=channels)
 
 
-class AgentAttention(_agent.AgentAttention):
+class AgentAttention(_DropIn, _agent.AgentAttention):
     """Agent attention (Han et al., ECCV 2024) for your own transformer.
 
     Args:
@@ -123,32 +154,16 @@ class AgentAttention(_agent.AgentAttention):
                  hw: Optional[Sequence[int]] = None,
                  bias_size: Union[int, Sequence[int], None] = None):
         side = math.isqrt(agent_num)
-        if sequence:
-            agent_shape = (1, agent_num)
-            bias_hw = (1, int(bias_size or math.prod(DEFAULT_GRID)))
-        else:
-            agent_shape = (side, side)
-            bias_hw = tuple(bias_size or DEFAULT_GRID)
-        super().__init__(dim, num_heads, agent_num, agent_shape, bias_hw,
-                         fused_qkv=True, qkv_bias=qkv_bias,
-                         attn_drop=attn_drop, proj_drop=proj_drop,
-                         kernel_size=kernel_size,
+        agent_shape = (1, agent_num) if sequence else (side, side)
+        super().__init__(dim, num_heads, agent_num, agent_shape,
+                         _learned_grid(bias_size, sequence), fused_qkv=True,
+                         qkv_bias=qkv_bias, attn_drop=attn_drop,
+                         proj_drop=proj_drop, kernel_size=kernel_size,
                          num_extra_tokens=num_extra_tokens)
-        self.sequence = sequence
-        self.default_hw = None if hw is None else tuple(hw)
-        if sequence:
-            self.dwc = _sequence_dwc(dim, kernel_size)
-
-    def forward(self, x: torch.Tensor, hw: Optional[Sequence[int]] = None,
-                attn_mask: Optional[torch.Tensor] = None,
-                is_causal: bool = False) -> torch.Tensor:
-        _no_mask('AgentAttention', attn_mask, is_causal)
-        return super().forward(
-            x, _grid('AgentAttention', x, hw, self.default_hw, self.sequence,
-                     self.num_extra_tokens))
+        self._set_layout(sequence, hw, dim, kernel_size)
 
 
-class FocusedLinearAttention(_focused.FocusedLinearAttention):
+class FocusedLinearAttention(_DropIn, _focused.FocusedLinearAttention):
     """Focused linear attention (FLatten, Han et al., ICCV 2023) for your own
     transformer.
 
@@ -177,21 +192,9 @@ class FocusedLinearAttention(_focused.FocusedLinearAttention):
                  kernel_size: int = 5, sequence: bool = False,
                  hw: Optional[Sequence[int]] = None,
                  pos_size: Union[int, Sequence[int], None] = None):
-        pos_hw = (1, int(pos_size or math.prod(DEFAULT_GRID))) if sequence \
-            else tuple(pos_size or DEFAULT_GRID)
-        super().__init__(dim, num_heads, pos_hw, fused_qkv=True,
-                         qkv_bias=qkv_bias, proj_drop=proj_drop,
+        super().__init__(dim, num_heads, _learned_grid(pos_size, sequence),
+                         fused_qkv=True, qkv_bias=qkv_bias,
+                         proj_drop=proj_drop,
                          focusing_factor=focusing_factor,
                          kernel_size=kernel_size)
-        self.sequence = sequence
-        self.default_hw = None if hw is None else tuple(hw)
-        if sequence:
-            self.dwc = _sequence_dwc(self.head_dims, kernel_size)
-
-    def forward(self, x: torch.Tensor, hw: Optional[Sequence[int]] = None,
-                attn_mask: Optional[torch.Tensor] = None,
-                is_causal: bool = False) -> torch.Tensor:
-        _no_mask('FocusedLinearAttention', attn_mask, is_causal)
-        return super().forward(
-            x, _grid('FocusedLinearAttention', x, hw, self.default_hw,
-                     self.sequence))
+        self._set_layout(sequence, hw, self.head_dims, kernel_size)
