@@ -3,23 +3,26 @@
 #   VENV=path        where the virtual environment lives (default: .venv)
 #   PIP_EXTRA=...    extra pip flags, e.g. PIP_EXTRA="--find-links ../shared/wheels"
 #   PYTEST_ARGS=...  extra pytest arguments
+#   PYTEST_JOBS=n    pytest-xdist workers (default 2: this machine's cores)
 
 VENV ?= .venv
 PYTHON ?= python3
 PIP_EXTRA ?=
 PYTEST_ARGS ?=
+PYTEST_JOBS ?= 2
 
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PIN := -c requirements/pinned.txt
 STAMP := $(VENV)/.mmagent-env
 
-.PHONY: env test demo clean-env
+.PHONY: env test test-fast demo clean-env
 
 env: $(STAMP)
 
 $(STAMP): requirements/pinned.txt requirements/runtime.txt requirements/mminstall.txt \
-          requirements/optional.txt requirements/diffusion.txt requirements/tests.txt \
+          requirements/optional.txt requirements/diffusion.txt requirements/deploy.txt \
+          requirements/tests.txt \
           setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# mmcv's and mmengine's setup code still import pkg_resources: setuptools<82.
@@ -31,7 +34,7 @@ $(STAMP): requirements/pinned.txt requirements/runtime.txt requirements/mminstal
 	# drops the compiled ops. The first build takes ~30 min on 2 cores; pip caches the wheel.
 	MMCV_WITH_OPS=1 MAX_JOBS=$${MAX_JOBS:-2} $(PIP) install --no-build-isolation $(PIP_EXTRA) $(PIN) mmcv
 	$(PIP) install $(PIP_EXTRA) $(PIN) -r requirements/mminstall.txt -r requirements/optional.txt \
-	    -r requirements/diffusion.txt -r requirements/tests.txt
+	    -r requirements/diffusion.txt -r requirements/deploy.txt -r requirements/tests.txt
 	$(PIP) install $(PIP_EXTRA) $(PIN) --no-build-isolation --no-deps -e .
 	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, mmagent, mmagent.diffusion; print('environment ok')"
 	touch $(STAMP)
@@ -42,7 +45,12 @@ test: $(STAMP)
 	# the documentation site: no broken link, reference or page
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet \
 	    --site-dir $(VENV)/site
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(PYTEST_JOBS) --dist worksteal $(PYTEST_ARGS)
+
+# The unit tests alone (no end-to-end tool, demo or whole-model run: the
+# `slow` marker), a few minutes.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -n $(PYTEST_JOBS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
 
 # Classification (then BiViT), segmentation and detection on the embedded
 # synthetic data, on CPU (about 27 minutes on 2 cores); see

@@ -62,10 +62,12 @@ setup(
         'mim': parse_requirements('mminstall.txt'),
         'optional': parse_requirements('optional.txt'),
         'diffusion': parse_requirements('diffusion.txt'),
+        'deploy': parse_requirements('deploy.txt'),
         'tests': parse_requirements('tests.txt'),
         'all': (parse_requirements('mminstall.txt') +
                 parse_requirements('optional.txt') +
                 parse_requirements('diffusion.txt') +
+                parse_requirements('deploy.txt') +
                 parse_requirements('tests.txt')),
     },
     cmdclass={'build_py': BuildPyWithMim},

@@ -18,8 +18,6 @@ that cannot be read gets one error line; the others are still processed,
 and the exit status is 1 when any failed.
 """
 import argparse
-import json
-import os
 import os.path as osp
 import sys
 
@@ -55,24 +53,11 @@ def parse_args():
     return args
 
 
-def unique_stem(path, used):
-    stem = osp.splitext(osp.basename(path))[0]
-    name, k = stem, 1
-    while name in used:
-        name, k = f'{stem}_{k}', k + 1
-    used.add(name)
-    return name
-
-
 def main():
     args = parse_args()
-    import cv2
-    from mmengine.utils import ProgressBar
-
-    from mmagent.apis import init_inferencer
+    from mmagent.apis import init_inferencer, save_predictions
     from mmagent.utils import CheckpointLoadError
-    from mmagent.utils.image_io import (ImageLoadError, collect_images,
-                                        load_image)
+    from mmagent.utils.image_io import collect_images
 
     try:
         files = collect_images(args.inputs)
@@ -84,45 +69,9 @@ def main():
     except (FileNotFoundError, CheckpointLoadError, ValueError) as e:
         sys.exit(f'error: {e}')
 
-    vis_dir = osp.join(args.out_dir, 'vis')
-    pred_dir = osp.join(args.out_dir, 'preds')
-    os.makedirs(vis_dir, exist_ok=True)
-    os.makedirs(pred_dir, exist_ok=True)
-    task = inferencer.task
-
-    errors, used, done = [], set(), 0
-    progress = ProgressBar(len(files))
-    for start in range(0, len(files), args.batch_size):
-        batch_files, images = [], []
-        for path in files[start:start + args.batch_size]:
-            try:
-                images.append(load_image(path))
-                batch_files.append(path)
-            except ImageLoadError as e:
-                errors.append(str(e))
-                progress.update()
-        if not images:
-            continue
-        try:
-            results = task.predict(inferencer, images, args.score_thr,
-                                   args.opacity)
-        except Exception as e:  # one bad batch must not end the run
-            errors += [f'{p}: inference failed ({type(e).__name__}: {e})'
-                       for p in batch_files]
-            for _ in batch_files:
-                progress.update()
-            continue
-        for path, (prediction, vis) in zip(batch_files, results):
-            name = unique_stem(path, used)
-            cv2.imwrite(osp.join(vis_dir, name + '.png'), vis[..., ::-1])
-            record = task.prediction_record(inferencer, prediction, path,
-                                            osp.join(pred_dir, name),
-                                            args.score_thr)
-            with open(osp.join(pred_dir, name + '.json'), 'w') as f:
-                json.dump(record, f)
-            done += 1
-            progress.update()
-    print(f'\n{done} of {len(files)} images done -> {vis_dir}, {pred_dir}')
+    _, errors = save_predictions(inferencer, files, args.out_dir,
+                                 args.batch_size, args.score_thr,
+                                 args.opacity)
     for line in errors:
         print(f'error: {line}', file=sys.stderr)
     if errors:

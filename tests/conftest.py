@@ -17,9 +17,48 @@ TINY_PVT = dict(
 TINY_SWIN = dict(
     embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 4, 8],
     attn_type='AAMB2', drop_path_rate=0.)
+TINY_CSWIN = dict(embed_dim=16, depth=[1, 2, 2, 1], split_size=[1, 2, 7, 7],
+                  num_heads=[2, 2, 4, 4], drop_path_rate=0.)
+_PVT_ARCH = {k: v for k, v in TINY_PVT.items() if k != 'drop_path_rate'}
+
+
+def _tiny(name, **kwargs):
+    def build():
+        from mmagent.models import backbones
+        return getattr(backbones, name)(**kwargs)
+    return build
+
+
+#: one small model of each of the eight families (compile and export tests)
+TINY_FAMILIES = {
+    'agent-pvt': _tiny('AgentPVT', **TINY_PVT),
+    'agent-swin': _tiny('AgentSwinTransformer', **TINY_SWIN),
+    'agent-deit': _tiny('AgentDeiT', embed_dims=24, depth=3, num_heads=3,
+                        agent_num=9, agent_layer=2, drop_path_rate=0.),
+    'agent-cswin': _tiny('AgentCSWin', **TINY_CSWIN),
+    'flatten-pvt': _tiny('FLattenPVT', arch=_PVT_ARCH, drop_path_rate=0.),
+    'flatten-pvtv2': _tiny('FLattenPVTv2', arch=_PVT_ARCH,
+                           drop_path_rate=0.),
+    'flatten-swin': _tiny('FLattenSwinTransformer', arch=dict(
+        embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8],
+        attn_type='LLSS'), drop_path_rate=0.),
+    'flatten-cswin': _tiny('FLattenCSWin', **TINY_CSWIN),
+}
+#: two input sizes per family; the second needs padding at some stage
+#: (patches, windows); CSwin's free-size export takes multiples of 224
+TINY_SIZES = {name: [(96, 128), (80, 176)] for name in TINY_FAMILIES}
+TINY_SIZES.update({'agent-deit': [(224, 224), (160, 250)],
+                   'agent-cswin': [(224, 224), (224, 448)],
+                   'flatten-cswin': [(224, 224), (224, 448)]})
 
 
 def pytest_configure(config):
+    import os
+
+    import torch
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        # two workers on two cores: one thread each, not two apiece
+        torch.set_num_threads(1)
     import mmagent  # noqa: F401  registers the backbones, patches loading
 
 

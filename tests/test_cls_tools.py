@@ -15,6 +15,9 @@ import pytest
 from conftest import REPO_ROOT, run
 from mmengine.config import Config
 
+# end-to-end runs of the tools (subprocesses): `make test-fast` skips them
+pytestmark = pytest.mark.slow
+
 DEMO_CONFIG = 'configs/cls/demo/agent-pvt-mini_demo-shapes.py'
 BIVIT_DEMO_CONFIG = 'configs/cls/demo/bivit-agent-pvt-mini_demo-shapes.py'
 

@@ -9,41 +9,14 @@ compares the compiled outputs with eager ones."""
 import pytest
 import torch
 
-from conftest import TINY_PVT, TINY_SWIN
-from mmagent.models.backbones import (AgentCSWin, AgentDeiT, AgentPVT,
-                                      AgentSwinTransformer, FLattenCSWin,
-                                      FLattenPVT, FLattenPVTv2,
-                                      FLattenSwinTransformer)
-
-TINY_CSWIN = dict(embed_dim=16, depth=[1, 2, 2, 1], split_size=[1, 2, 7, 7],
-                  num_heads=[2, 2, 4, 4], drop_path_rate=0.)
-PVT_ARCH = {k: v for k, v in TINY_PVT.items() if k != 'drop_path_rate'}
-FAMILIES = {
-    'agent-pvt': lambda: AgentPVT(**TINY_PVT),
-    'agent-swin': lambda: AgentSwinTransformer(**TINY_SWIN),
-    'agent-deit': lambda: AgentDeiT(embed_dims=24, depth=3, num_heads=3,
-                                    agent_num=9, agent_layer=2,
-                                    drop_path_rate=0.),
-    'agent-cswin': lambda: AgentCSWin(**TINY_CSWIN),
-    'flatten-pvt': lambda: FLattenPVT(arch=PVT_ARCH, drop_path_rate=0.),
-    'flatten-pvtv2': lambda: FLattenPVTv2(arch=PVT_ARCH, drop_path_rate=0.),
-    'flatten-swin': lambda: FLattenSwinTransformer(
-        arch=dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8],
-                  attn_type='LLSS'),
-        drop_path_rate=0.),
-    'flatten-cswin': lambda: FLattenCSWin(**TINY_CSWIN),
-}
-# Dense families take any size; DeiT and CSwin a multiple of their patches
-# and stripes.
-SIZES = {'agent-deit': [(224, 224), (160, 256)],
-         'agent-cswin': [(224, 224), (224, 448)],
-         'flatten-cswin': [(224, 224), (224, 448)]}
+from conftest import TINY_FAMILIES as FAMILIES
+from conftest import TINY_SIZES as SIZES
 
 
 @pytest.mark.parametrize('family', sorted(FAMILIES))
 def test_inference_forward_has_no_graph_break(family):
     model = FAMILIES[family]().eval()
-    for size in SIZES.get(family, [(96, 128), (80, 176)]):
+    for size in SIZES[family]:
 
         def forward(x):
             return model(x)
@@ -64,7 +37,7 @@ def test_compiled_training_step_equals_eager(family):
     ``fullgraph=True``); outputs and every parameter's gradient of a
     random projection of the outputs within 1e-4 of eager."""
     model = FAMILIES[family]().train()
-    x = torch.randn(1, 3, *SIZES.get(family, [(96, 128), (80, 176)])[1])
+    x = torch.randn(1, 3, *SIZES[family][1])
     weights = [torch.randn_like(out) for out in model(x)]
 
     def step(forward):

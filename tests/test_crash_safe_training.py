@@ -10,8 +10,12 @@ import sys
 import textwrap
 import time
 
+import pytest
 import torch
 from conftest import REPO_ROOT, run
+
+# kills and resumes training runs: `make test-fast` skips them
+pytestmark = pytest.mark.slow
 
 SEG_DEMO = osp.join(REPO_ROOT,
                     'configs/seg/demo/fpn_agent-pvt-t_demo-scenes.py')

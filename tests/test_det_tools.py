@@ -10,6 +10,9 @@ import pytest
 import torch
 from conftest import run, write_official_checkpoint
 
+# end-to-end runs of the tools (subprocesses): `make test-fast` skips them
+pytestmark = pytest.mark.slow
+
 DEMO_CFG = 'configs/det/demo/mask-rcnn_agent-pvt-t_fpn_demo-shapes.py'
 PVT_T_MRCNN = 'configs/det/mask-rcnn_agent-pvt-t_fpn_1x_coco.py'
 

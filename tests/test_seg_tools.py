@@ -13,6 +13,9 @@ import pytest
 import torch
 from conftest import run, write_official_checkpoint
 
+# end-to-end runs of the tools (subprocesses): `make test-fast` skips them
+pytestmark = pytest.mark.slow
+
 FPN_T = 'configs/seg/fpn_agent-pvt-t_40k_ade20k-512x512.py'
 FLATTEN_FPN_T = 'configs/seg/fpn_flatten-pvt-t_40k_ade20k-512x512.py'
 UPERNET_T = 'configs/seg/upernet_agent-swin-t_160k_ade20k-512x512.py'

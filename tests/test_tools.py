@@ -5,6 +5,9 @@ import textwrap
 import pytest
 from conftest import run
 
+# end-to-end runs of the tools (subprocesses): `make test-fast` skips them
+pytestmark = pytest.mark.slow
+
 
 def run_tool(*args, timeout=600):
     return run([sys.executable, *args], timeout=timeout).stdout

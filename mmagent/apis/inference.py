@@ -78,3 +78,69 @@ def init_inferencer(model: str,
             task.set_dataset_meta(inferencer, meta, palette)
     inferencer.task = task
     return inferencer
+
+
+def _unique_stem(path: str, used: set) -> str:
+    stem = osp.splitext(osp.basename(path))[0]
+    name, k = stem, 1
+    while name in used:
+        name, k = f'{stem}_{k}', k + 1
+    used.add(name)
+    return name
+
+
+def save_predictions(inferencer, files, out_dir: str, batch_size: int = 1,
+                     score_thr: float = 0.3, opacity: float = 0.5):
+    """Run ``inferencer`` (from :func:`init_inferencer`) on image files and
+    write ``out_dir/vis/<image>.png`` (the task library's drawing) and
+    ``out_dir/preds/<image>.json`` (the task's prediction record).
+
+    A file that cannot be read or a batch that fails is an error line, the
+    rest still run. Returns ``(number of images done, error lines)``.
+    """
+    import json
+    import os
+
+    import cv2
+    from mmengine.utils import ProgressBar
+
+    from ..utils.image_io import ImageLoadError, load_image
+    vis_dir = osp.join(out_dir, 'vis')
+    pred_dir = osp.join(out_dir, 'preds')
+    os.makedirs(vis_dir, exist_ok=True)
+    os.makedirs(pred_dir, exist_ok=True)
+    task = inferencer.task
+
+    errors, used, done = [], set(), 0
+    progress = ProgressBar(len(files))
+    for start in range(0, len(files), batch_size):
+        batch_files, images = [], []
+        for path in files[start:start + batch_size]:
+            try:
+                images.append(load_image(path))
+                batch_files.append(path)
+            except ImageLoadError as e:
+                errors.append(str(e))
+                progress.update()
+        if not images:
+            continue
+        try:
+            results = task.predict(inferencer, images, score_thr, opacity)
+        except Exception as e:  # one bad batch must not end the run
+            errors += [f'{p}: inference failed ({type(e).__name__}: {e})'
+                       for p in batch_files]
+            for _ in batch_files:
+                progress.update()
+            continue
+        for path, (prediction, vis) in zip(batch_files, results):
+            name = _unique_stem(path, used)
+            cv2.imwrite(osp.join(vis_dir, name + '.png'), vis[..., ::-1])
+            record = task.prediction_record(inferencer, prediction, path,
+                                            osp.join(pred_dir, name),
+                                            score_thr)
+            with open(osp.join(pred_dir, name + '.json'), 'w') as f:
+                json.dump(record, f)
+            done += 1
+            progress.update()
+    print(f'\n{done} of {len(files)} images done -> {vis_dir}, {pred_dir}')
+    return done, errors

@@ -21,7 +21,13 @@ def check_fits_config(state_dict, config) -> None:
     else:  # as load_config(init_scope=True) does for a file
         cfg = config
         init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model = MODELS.build(cfg.model)
+    name = config if isinstance(config, str) else 'the config'
+    load_fitting_state_dict(MODELS.build(cfg.model), state_dict, name)
+
+
+def load_fitting_state_dict(model, state_dict, name: str) -> None:
+    """``model.load_state_dict(state_dict, strict=True)``, or one
+    :class:`CheckpointLoadError` listing the first offending keys."""
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
@@ -29,7 +35,6 @@ def check_fits_config(state_dict, config) -> None:
                   for k, v in state_dict.items()
                   if k in own and v.shape != own[k].shape]
     if missing or unexpected or mismatched:
-        name = config if isinstance(config, str) else 'the config'
         lines = [f'missing in the checkpoint: {k}' for k in missing[:10]]
         lines += [f'not in the model: {k}' for k in unexpected[:10]]
         lines += [f'{k}: checkpoint {a} vs model {b}'

@@ -232,6 +232,19 @@ class Task:
     def class_names(self, inferencer) -> Sequence[str]:
         return inferencer.model.dataset_meta['classes']
 
+    # ---------------------------------------------------------- deployment
+    def export_outputs(self, model, inputs) -> Tuple:
+        """What an exported model computes from a preprocessed ``(B, 3, H,
+        W)`` batch: the tensors of ``model`` up to its first step whose
+        output size depends on the data (non-maximum suppression)."""
+        raise NotImplementedError
+
+    def predict_from_outputs(self, model, outputs: Sequence, data_samples):
+        """The task library's own post-processing of
+        :meth:`export_outputs` (as tensors, e.g. from onnxruntime): the
+        data samples that ``model.predict`` returns."""
+        raise NotImplementedError
+
 
 def _as_list(evaluator):
     return list(evaluator) if isinstance(evaluator, (list, tuple)) else \

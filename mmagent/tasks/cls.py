@@ -86,6 +86,13 @@ class ClassificationTask(Task):
     def class_names(self, inferencer):
         return inferencer.classes
 
+    def export_outputs(self, model, inputs):
+        return (model(inputs, mode='tensor'),)  # the logits
+
+    def predict_from_outputs(self, model, outputs, data_samples):
+        # ClsHead.predict after its forward: softmax, top class
+        return model.head._get_predictions(outputs[0], data_samples)
+
     def predict(self, inferencer, images, score_thr, opacity):
         samples = inferencer(images, batch_size=len(images),
                              return_datasamples=True)

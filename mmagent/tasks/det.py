@@ -169,6 +169,37 @@ class DetectionTask(Task):
                          pred_score_thr=score_thr, return_datasamples=True)
         return list(zip(out['predictions'], out['visualization']))
 
+    @staticmethod
+    def _dense_head(model):
+        return model.rpn_head if getattr(model, 'with_rpn', False) else \
+            model.bbox_head
+
+    def export_outputs(self, model, inputs):
+        """The neck's feature maps, then each output of the dense head
+        (the RPN's, or a one-stage detector's box head) level by level."""
+        feats = model.extract_feat(inputs)
+        head_outputs = self._dense_head(model)(feats)
+        return tuple(feats) + tuple(t for level_outputs in head_outputs
+                                    for t in level_outputs)
+
+    def predict_from_outputs(self, model, outputs, data_samples):
+        head = self._dense_head(model)
+        levels = head.prior_generator.num_levels
+        feats, rest = tuple(outputs[:levels]), outputs[levels:]
+        head_outputs = [list(rest[i:i + levels])
+                        for i in range(0, len(rest), levels)]
+        metas = [sample.metainfo for sample in data_samples]
+        # mmdet's predict from here on: NMS, then the RoI heads (two-stage)
+        if getattr(model, 'with_rpn', False):
+            proposals = head.predict_by_feat(
+                *head_outputs, batch_img_metas=metas, rescale=False)
+            results = model.roi_head.predict(feats, proposals, data_samples,
+                                             rescale=True)
+        else:
+            results = head.predict_by_feat(
+                *head_outputs, batch_img_metas=metas, rescale=True)
+        return model.add_pred_to_datasample(data_samples, results)
+
     def prediction_record(self, inferencer, prediction, path, out_stem,
                           score_thr):
         record = inferencer.pred2dict(prediction)

@@ -3,6 +3,7 @@
 import os.path as osp
 
 import numpy as np
+import torch.nn.functional as F
 
 from .base import Task, register_task
 
@@ -70,6 +71,20 @@ class SegmentationTask(Task):
         model_meta = inferencer.model.dataset_meta
         inferencer.visualizer.set_dataset_meta(model_meta['classes'],
                                                model_meta.get('palette'))
+
+    def export_outputs(self, model, inputs):
+        if model.test_cfg.get('mode', 'whole') != 'whole':
+            raise ValueError(
+                f"export runs whole-image inference; this config's "
+                f"model.test_cfg.mode is {model.test_cfg['mode']!r}")
+        # the decode head's logits resized to the input, as its
+        # predict_by_feat does before mmseg's post-processing
+        logits = model(inputs, mode='tensor')
+        return (F.interpolate(logits, size=inputs.shape[2:], mode='bilinear',
+                              align_corners=model.align_corners),)
+
+    def predict_from_outputs(self, model, outputs, data_samples):
+        return model.postprocess_result(outputs[0], data_samples)
 
     def predict(self, inferencer, images, score_thr, opacity):
         # mmseg returns label maps (no pictures with datasamples) and

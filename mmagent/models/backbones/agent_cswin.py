@@ -2,6 +2,7 @@
 """Agent-CSwin: CSWin Transformer whose early stages use global agent
 attention (Han et al., ECCV 2024)."""
 import inspect
+import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -375,6 +376,14 @@ class AgentCSWin(AttentionBackbone):
 
         self.apply(self._init_linear_and_norm)
         self._setup_outputs(n, out_indices, frozen_stages, norm_eval)
+
+    @property
+    def export_size_multiple(self) -> int:
+        """Input sizes that an export with a free size serves: multiples
+        of this, so that the stripes tile every stage's map (tracing the
+        padded-stripe path pins the example's size)."""
+        return math.lcm(*(STEM_STRIDE * 2**i * size
+                          for i, size in enumerate(self.split_size)))
 
     def _build_attention(self, kind: str, context: dict) -> nn.Module:
         return build_attention(kind, context, self.attn_cfgs.get(kind))

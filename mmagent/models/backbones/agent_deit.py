@@ -6,12 +6,12 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
+from ..layers.attention.common import resize_token_map
 from .base import (AttentionBackbone, accepts_official_kwargs,
                    check_common_args, resolve_arch)
 
@@ -23,15 +23,8 @@ def resize_pos_embed(pos_embed: torch.Tensor, src_hw: Sequence[int],
                      num_extra_tokens: int) -> torch.Tensor:
     """Bicubically resize the map part of ``(1, E + Hs*Ws, C)`` position
     embeddings to ``(Hd, Wd)``; the ``E`` leading ones are kept."""
-    if tuple(src_hw) == tuple(dst_hw):
-        return pos_embed
-    extra, grid = pos_embed[:, :num_extra_tokens], \
-        pos_embed[:, num_extra_tokens:]
-    C = grid.shape[-1]
-    grid = grid.reshape(1, *src_hw, C).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=tuple(dst_hw), mode='bicubic',
-                         align_corners=False)
-    return torch.cat([extra, grid.flatten(2).transpose(1, 2)], dim=1)
+    return resize_token_map(pos_embed, src_hw, dst_hw, 'bicubic',
+                            num_extra_tokens)
 
 
 @MODELS.register_module()

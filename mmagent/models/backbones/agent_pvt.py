@@ -239,8 +239,7 @@ class AgentPVT(AttentionBackbone):
         pos_embed = getattr(self, f'pos_embed{stage}')
         if valid_hw is not None:
             return per_image_token_map(pos_embed, (grid, grid), valid_hw, hw)
-        return resize_token_map(pos_embed, (grid, grid),
-                                tuple(int(s) for s in hw))
+        return resize_token_map(pos_embed, (grid, grid), tuple(hw))
 
     def forward(self, x: torch.Tensor,
                 valid_sizes=None) -> Tuple[torch.Tensor, ...]:

@@ -53,14 +53,15 @@ class PatchEmbed(BaseModule):
         padding it would have alone)."""
         p, k, pad = self.patch_size, self.kernel_size, self.padding
         if self.pad_input:
-            return tuple(-(-int(s) // p) for s in hw)
-        return tuple((int(s) + 2 * pad - k) // p + 1 for s in hw)
+            return tuple((s + p - 1) // p for s in hw)  # ceil, exportable
+        return tuple((s + 2 * pad - k) // p + 1 for s in hw)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         H, W = x.shape[-2:]
         p = self.patch_size
         if self.pad_input:
-            x = F.pad(x, (0, (p - W % p) % p, 0, (p - H % p) % p))
+            x = F.pad(x, (0, (W + p - 1) // p * p - W,
+                          0, (H + p - 1) // p * p - H))
         elif H < p or W < p:
             raise ValueError(
                 f'a {H}x{W} map is smaller than the {p}x{p} patch of this '

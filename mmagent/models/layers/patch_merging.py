@@ -24,9 +24,12 @@ class PatchMerging(BaseModule):
         B, _, C = x.shape
         H, W = hw_shape
         x = x.view(B, H, W, C)
-        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
-        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2],
-                       x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
-        hw = (x.shape[1], x.shape[2])
-        x = self.reduction(self.norm(x.view(B, -1, 4 * C)))
-        return x, hw
+        Hh, Wh = (H + 1) // 2, (W + 1) // 2  # ceil: odd sizes are padded
+        x = F.pad(x, (0, 0, 0, 2 * Wh - W, 0, 2 * Hh - H))
+        # each 2x2 neighbourhood as (0,0), (1,0), (0,1), (1,1) (row, column
+        # offsets), the official concatenation order; a view instead of
+        # strided slices, whose sizes grow complex when the input size is
+        # free (export)
+        x = x.view(B, Hh, 2, Wh, 2, C).permute(0, 1, 3, 4, 2, 5)
+        x = self.reduction(self.norm(x.reshape(B, Hh * Wh, 4 * C)))
+        return x, (Hh, Wh)

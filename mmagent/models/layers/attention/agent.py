@@ -19,7 +19,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch.utils.checkpoint import checkpoint
 
-from .common import biased_attention, fp32_logits
+from .common import adaptive_pool_matrix, biased_attention, fp32_logits
 from .registry import register_attention
 
 # ``an_bias``/``na_bias`` are stored on a fixed 7x7 grid whatever the stage.
@@ -36,22 +36,6 @@ def interp_matrix(src: int, dst: int, like: torch.Tensor) -> torch.Tensor:
     # contiguous: torch.kron views its inputs, which a transposed (1, src)
     # matrix (an agent grid one agent high) does not allow
     return weights[0, :, :, 0].t().contiguous()
-
-
-def adaptive_pool_matrix(src: int, dst: int,
-                         like: torch.Tensor) -> torch.Tensor:
-    """``(dst, src)`` weights of a 1-D adaptive average pooling: output
-    ``i`` averages inputs ``floor(i * src / dst)`` to
-    ``ceil((i + 1) * src / dst) - 1``, the windows of
-    :func:`F.adaptive_avg_pool2d` (which overlap where ``dst`` does not
-    divide ``src``). Built from tensor ops only, so it traces and exports
-    with the input size free."""
-    out = torch.arange(dst, device=like.device)
-    start = torch.div(out * src, dst, rounding_mode='floor')
-    end = torch.div((out + 1) * src + dst - 1, dst, rounding_mode='floor')
-    idx = torch.arange(src, device=like.device)
-    window = (idx >= start[:, None]) & (idx < end[:, None])
-    return window.to(like.dtype) / (end - start).to(like.dtype)[:, None]
 
 
 def resize_bilinear(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -330,11 +314,13 @@ class AgentAttention(BaseModule):
         nbytes = 2 * self.num_heads * self.num_agents * (
             hw[0] * hw[1] + self.num_extra_tokens) * \
             torch.finfo(dtype).bits // 8
-        # Not while torch.compile traces: the graph computes them itself,
-        # and a cache mutated between calls fails its guards (recompiles).
-        cacheable = nbytes <= self.bias_cache_bytes and not (
+        # Not while torch.compile or torch.export traces: the graph
+        # computes them itself, a cache mutated between calls fails its
+        # guards (recompiles), and a size test pins a free input size.
+        cacheable = not torch.compiler.is_compiling() and not any(
+            isinstance(s, torch.SymInt) for s in hw) and not (
             torch.is_grad_enabled() and any(p.requires_grad for p in params)
-        ) and not torch.compiler.is_compiling()
+        ) and nbytes <= self.bias_cache_bytes
         if cacheable:
             key = (hw, dtype, tuple((p._version, p.data_ptr(), p.device)
                                     for p in params))
@@ -376,7 +362,7 @@ class AgentAttention(BaseModule):
         """Agent attention of projected ``(B, E + H*W, C)`` queries, keys
         and values, plus the DWC of the values' map."""
         b, n, c = q.shape
-        hw = (int(hw_shape[0]), int(hw_shape[1]))
+        hw = (hw_shape[0], hw_shape[1])
         agents = self.pool_agents(q, hw)
         q, k, v, agents = (self._split_heads(t) for t in (q, k, v, agents))
 

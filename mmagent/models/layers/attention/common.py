@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from torch.fx.experimental.symbolic_shapes import statically_known_true
 
 
 @contextlib.contextmanager
@@ -19,18 +20,52 @@ def fp32_logits(*tensors: torch.Tensor):
         yield tuple(t.float() for t in tensors)
 
 
+def adaptive_pool_matrix(src: int, dst: int,
+                         like: torch.Tensor) -> torch.Tensor:
+    """``(dst, src)`` weights of a 1-D adaptive average pooling: output
+    ``i`` averages inputs ``floor(i * src / dst)`` to
+    ``ceil((i + 1) * src / dst) - 1``, the windows of
+    :func:`F.adaptive_avg_pool2d` (which overlap where ``dst`` does not
+    divide ``src``). Built from tensor ops only, so it traces and exports
+    with the input size free."""
+    out = torch.arange(dst, device=like.device)
+    start = torch.div(out * src, dst, rounding_mode='floor')
+    end = torch.div((out + 1) * src + dst - 1, dst, rounding_mode='floor')
+    idx = torch.arange(src, device=like.device)
+    window = (idx >= start[:, None]) & (idx < end[:, None])
+    return window.to(like.dtype) / (end - start).to(like.dtype)[:, None]
+
+
+def known_equal(a, b) -> bool:
+    """``a == b`` for sizes. With a free (symbolic) input size, as in an
+    export with dynamic shapes, equality is never assumed unless it holds
+    for every size: the caller takes its general path (a resize that is an
+    identity at equal sizes, a mask that masks nothing) instead of pinning
+    the exported model to the example's size."""
+    if isinstance(a, torch.SymInt) or isinstance(b, torch.SymInt):
+        return statically_known_true(a == b)
+    return bool(a == b)  # ints, or the size tensors of a jit trace (FLOPs)
+
+
+def same_size(src_hw: Sequence[int], dst_hw: Sequence[int]) -> bool:
+    """Whether two grids are known to agree (see :func:`known_equal`)."""
+    return all(known_equal(s, d) for s, d in zip(src_hw, dst_hw))
+
+
 def resize_token_map(tokens: torch.Tensor, src_hw: Sequence[int],
-                     dst_hw: Sequence[int]) -> torch.Tensor:
-    """``(1, Hs*Ws, C)`` tokens of an ``src_hw`` grid resized (bilinear,
-    align_corners=False) as a 2-D map to ``dst_hw``: ``(1, Hd*Wd, C)``;
-    returned as they are when the grids agree."""
-    if tuple(src_hw) == tuple(dst_hw):
+                     dst_hw: Sequence[int], mode: str = 'bilinear',
+                     num_extra_tokens: int = 0) -> torch.Tensor:
+    """``(1, E + Hs*Ws, C)`` tokens of an ``src_hw`` grid resized
+    (``align_corners=False``) as a 2-D map to ``dst_hw``:
+    ``(1, E + Hd*Wd, C)``; the ``E`` leading (extra) tokens are kept.
+    Returned as they are when the grids agree."""
+    if same_size(src_hw, dst_hw):
         return tokens
-    C = tokens.shape[-1]
-    grid = tokens.reshape(1, *src_hw, C).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=tuple(dst_hw), mode='bilinear',
+    E, C = num_extra_tokens, tokens.shape[-1]
+    grid = tokens[:, E:].reshape(1, *src_hw, C).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=tuple(dst_hw), mode=mode,
                          align_corners=False)
-    return grid.flatten(2).transpose(1, 2)
+    return torch.cat([tokens[:, :E], grid.flatten(2).transpose(1, 2)], dim=1)
 
 
 def biased_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,

@@ -247,7 +247,7 @@ class FocusedLinearAttention(BaseModule):
     def forward(self, x, hw_shape: Sequence[int],
                 valid_hw: Optional[Sequence[Tuple[int, int]]] = None
                 ) -> torch.Tensor:
-        hw_shape = tuple(int(s) for s in hw_shape)
+        hw_shape = tuple(hw_shape)
         valid_hw = padded_sizes(valid_hw, hw_shape)
         if self.fused_qkv is None:
             q, k, v = x

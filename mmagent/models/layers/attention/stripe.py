@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from .common import fp32_logits
+from .common import fp32_logits, known_equal
 from .registry import register_attention
 
 #: ``branch`` values: stripes as tall as the map and ``split_size`` wide,
@@ -111,17 +111,18 @@ class StripeAttention(BaseModule):
         (row-block, col-block) order, tokens row-major inside each."""
         B, Hp, Wp, _ = x.shape
         Hs, Ws = win
-        x = x.reshape(B, Hp // Hs, Hs, Wp // Ws, Ws, self.num_heads,
-                      self.head_dims)
+        nH, nW = Hp // Hs, Wp // Ws
+        x = x.reshape(B, nH, Hs, nW, Ws, self.num_heads, self.head_dims)
         return x.permute(0, 1, 3, 5, 2, 4, 6).reshape(
-            -1, self.num_heads, Hs * Ws, self.head_dims)
+            B * nH * nW, self.num_heads, Hs * Ws, self.head_dims)
 
     def _key_mask(self, hw: Tuple[int, int], padded: Tuple[int, int],
                   win: Tuple[int, int], device) -> torch.Tensor:
         """``(nW, 1, 1, N)`` bool, True for the real (unpadded) keys."""
         H, W = hw
-        valid = torch.zeros(padded, dtype=torch.bool, device=device)
-        valid[:H, :W] = True
+        # comparisons, not a slice assignment: exportable with a free size
+        valid = (torch.arange(padded[0], device=device) < H)[:, None] & \
+            (torch.arange(padded[1], device=device) < W)[None, :]
         valid = valid.view(padded[0] // win[0], win[0], padded[1] // win[1],
                            win[1]).permute(0, 2, 1, 3)
         return valid.reshape(-1, 1, 1, win[0] * win[1])
@@ -131,18 +132,20 @@ class StripeAttention(BaseModule):
         hw_shape ``(H, W)``. Returns ``(B, H*W, C')``."""
         q, k, v = x
         B, L, C = q.shape
-        H, W = (int(s) for s in hw_shape)
+        H, W = hw_shape
         Hs, Ws = self.window_hw((H, W))
         # Stripes never straddle the map's end: pad to whole windows.
-        pad_b, pad_r = (Hs - H % Hs) % Hs, (Ws - W % Ws) % Ws
-        Hp, Wp = H + pad_b, W + pad_r
+        # (H + Hs - 1) // Hs * Hs: simpler symbols than (Hs - H % Hs) % Hs
+        # when the input size is free (export); the same sizes
+        Hp, Wp = (H + Hs - 1) // Hs * Hs, (W + Ws - 1) // Ws * Ws
+        pad_b, pad_r = Hp - H, Wp - W
         # reshape: the block hands over channel slices (not contiguous)
         q, k, v = (F.pad(t.reshape(B, H, W, C), (0, 0, 0, pad_r, 0, pad_b))
                    for t in (q, k, v))
         q, k, v = (self._to_windows(t, (Hp, Wp), (Hs, Ws)) for t in (q, k, v))
         Bw, h, N, d = q.shape
         mask = None
-        if pad_b or pad_r:
+        if not (known_equal(pad_b, 0) and known_equal(pad_r, 0)):
             mask = self._key_mask((H, W), (Hp, Wp), (Hs, Ws), q.device)
             mask = mask.repeat(B, 1, 1, 1)  # windows are batch-major
 

@@ -22,17 +22,23 @@ def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
     """``(B, H, W, C)`` -> ``(B * nW, ws * ws, C)``; H, W multiples of ws."""
     B, H, W, C = x.shape
     ws = window_size
-    x = x.view(B, H // ws, ws, W // ws, ws, C).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(-1, ws * ws, C)
+    nH, nW = H // ws, W // ws
+    x = x.view(B, nH, ws, nW, ws, C).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(B * nH * nW, ws * ws, C)
 
 
 def window_reverse(windows: torch.Tensor, window_size: int, H: int,
-                   W: int) -> torch.Tensor:
+                   W: int, batch_size: Optional[int] = None) -> torch.Tensor:
     """``(B * nW, ws * ws, C)`` -> ``(B, H, W, C)``."""
     ws = window_size
     C = windows.shape[-1]
-    x = windows.view(-1, H // ws, W // ws, ws, ws, C).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(-1, H, W, C)
+    nH, nW = H // ws, W // ws
+    # Every size given, no -1: with a free input size (export) a size
+    # solved from the product is a symbolic division, which the ONNX
+    # exporter writes as an integer Div that can be zero.
+    B = windows.shape[0] // (nH * nW) if batch_size is None else batch_size
+    x = windows.view(B, nH, nW, ws, ws, C).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(B, H, W, C)
 
 
 def shifted_window_mask(padded_hw: Tuple[int, int], window_size: int,
@@ -40,15 +46,14 @@ def shifted_window_mask(padded_hw: Tuple[int, int], window_size: int,
                         device: torch.device) -> torch.Tensor:
     """SW-MSA mask ``(nW, ws*ws, ws*ws)``: 0 inside a region, -100 across."""
     Hp, Wp = padded_hw
-    region = torch.zeros((1, Hp, Wp, 1), device=device)
-    slices = (slice(0, -window_size), slice(-window_size, -shift_size),
-              slice(-shift_size, None))
-    count = 0
-    for h in slices:
-        for w in slices:
-            region[:, h, w, :] = count
-            count += 1
-    ids = window_partition(region, window_size).squeeze(-1)
+
+    def band(n):  # 0 before the last window, 1 in it, 2 in the last shift
+        idx = torch.arange(n, device=device)
+        return (idx >= n - window_size).long() + (idx >= n - shift_size).long()
+
+    # comparisons, not slice assignments: the mask exports with Hp, Wp free
+    region = (band(Hp)[:, None] * 3 + band(Wp)[None, :]).float()
+    ids = window_partition(region[None, :, :, None], window_size).squeeze(-1)
     mask = ids.unsqueeze(1) - ids.unsqueeze(2)
     return mask.masked_fill(mask != 0, SHIFT_MASK_VALUE).masked_fill(
         mask == 0, 0.0)
@@ -203,10 +208,12 @@ class WindowAttention(BaseModule):
         ws = self.window_size
         x = x.view(B, H, W, C)
         # Pad right/bottom after norm1, so padded tokens are zeros.
-        pad_r = (ws - W % ws) % ws
-        pad_b = (ws - H % ws) % ws
-        x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
-        Hp, Wp = H + pad_b, W + pad_r
+        # (H + ws - 1) // ws, not (ws - H % ws) % ws: the same sizes in
+        # simpler symbols when the input size is free (export); and no
+        # -(-H // ws): ONNX's integer Div truncates, so negative operands
+        # would round the other way there
+        Hp, Wp = (H + ws - 1) // ws * ws, (W + ws - 1) // ws * ws
+        x = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H))
         shift = self.shift_size
         if not self.pad_small_map and min(H, W) <= ws:
             shift = 0
@@ -216,7 +223,7 @@ class WindowAttention(BaseModule):
         else:
             mask = None
         windows = self.window_forward(window_partition(x, ws), mask)
-        x = window_reverse(windows, ws, Hp, Wp)
+        x = window_reverse(windows, ws, Hp, Wp, B)
         if shift > 0:
             x = torch.roll(x, (shift, shift), (1, 2))
         return x[:, :H, :W, :].reshape(B, H * W, C)
