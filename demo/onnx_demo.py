@@ -13,7 +13,9 @@ model, so no mmagent model code runs. A two-stage detector's RoI heads run
 after NMS in mmdet with the weights of ``--weights``.
 
 Writes ``DIR/vis/<image>.png`` and ``DIR/preds/<image>.json``, as
-``demo/image_demo.py`` (the same code writes them).
+``demo/image_demo.py`` (the same code writes them). The exported model sees
+the padded batch: configs whose data preprocessor masks padding in PyTorch
+(the FLatten det/seg ones) differ slightly on images that need padding.
 """
 import argparse
 import sys

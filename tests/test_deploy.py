@@ -223,7 +223,8 @@ def test_detector_after_mmdet_post_processing(tmp_path):
     onnx_file = str(tmp_path / 'det.onnx')
     export_model(ExportGraph(model, task), (128, 128), 'onnx', dynamic=True,
                  out=onnx_file, task_name='det', config=config)
-    images = write_images(tmp_path, [(128, 128), (96, 128)])
+    # the second is padded to 128x128 by mmdet's preprocessor (both paths)
+    images = write_images(tmp_path, [(128, 128), (100, 128)])
     eager, deployed = predictions_through(onnx_file, config, checkpoint,
                                           images)
     for want, got in zip(eager, deployed):
@@ -313,9 +314,21 @@ def test_bad_requests_get_one_clear_error(tmp_path, cls_checkpoint):
     assert misfit.returncode == 1 and 'do not fit' in misfit.stderr
     assert 'Traceback' not in misfit.stderr
 
-    model, task, _ = build_model(osp.join(REPO, CLS_CONFIG))
-    with pytest.raises(ExportError, match='cannot take a 2x2 input'):
-        export_model(ExportGraph(model, task), (2, 2), 'onnx')
+    tiny = run_tool('tools/deployment/export.py', CLS_CONFIG, cls_checkpoint,
+                    '--shape', '2', '2')
+    assert tiny.returncode == 1 and 'failed on a 2x2 input' in tiny.stderr
+    assert 'Traceback' not in tiny.stderr
+
+    # a switch on the map size cannot be left free
+    classifier_swin = _tiny('AgentSwinTransformer', embed_dims=16,
+                            depths=[1, 1, 2, 2], num_heads=[1, 2, 4, 8],
+                            attn_type='AAMB1', pad_small_map=False)()
+    with pytest.raises(ExportError, match='pad_small_map=False'):
+        export_program(ExportGraph(classifier_swin.eval()), (224, 224),
+                       dynamic=True)
+    cswin = EXPORT_FAMILIES['agent-cswin']().eval()
+    with pytest.raises(ExportError, match='multiples of 224 from 448'):
+        export_program(ExportGraph(cswin), (224, 224), dynamic=True)
 
     class DataDependent(nn.Module):
         def forward(self, x):

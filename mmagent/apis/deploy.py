@@ -133,8 +133,10 @@ def check_input_size(graph: nn.Module, shape: Sequence[int],
     try:
         with torch.no_grad():
             return graph(x)
+    except ExportError:
+        raise
     except Exception as e:  # the model's own words, one line
-        raise ExportError(f'the model cannot take a {shape[0]}x{shape[1]} '
+        raise ExportError(f'the model failed on a {shape[0]}x{shape[1]} '
                           f'input: {type(e).__name__}: {e}') from None
 
 
@@ -243,18 +245,21 @@ def export_program(graph: nn.Module, shape: Sequence[int],
     check_input_size(graph, shape)
     dims = None
     multiple = size_multiple(graph)
+    if dynamic:
+        check_free_size(graph)
     if dynamic and multiple > 1:
-        if shape[0] % multiple or shape[1] % multiple:
+        # from two multiples: torch.export takes a count of one for a
+        # constant (it specialises sizes 0 and 1)
+        if shape[0] % multiple or shape[1] % multiple or \
+                min(shape) < 2 * multiple:
             raise ExportError(
                 f'with --dynamic this backbone takes heights and widths '
-                f'that are multiples of {multiple} (its stripes must tile '
-                f'every stage); got --shape {shape[0]} {shape[1]}')
+                f'that are multiples of {multiple} from {2 * multiple} (its '
+                f'stripes must tile every stage); got --shape {shape[0]} '
+                f'{shape[1]}')
         Dim = torch.export.Dim
-        dims = ({2: multiple * Dim('height_blocks', min=1),
-                 3: multiple * Dim('width_blocks', min=1)},)
-        # traced with two blocks or more: a count of one would be taken
-        # for a constant (torch.export specialises sizes 0 and 1)
-        shape = [max(s, 2 * multiple) for s in shape]
+        dims = ({2: multiple * Dim('height_blocks', min=2),
+                 3: multiple * Dim('width_blocks', min=2)},)
     elif dynamic:
         Dim = torch.export.Dim
         dims = ({2: Dim.DYNAMIC, 3: Dim.DYNAMIC},)
@@ -263,6 +268,19 @@ def export_program(graph: nn.Module, shape: Sequence[int],
                                    dynamic_shapes=dims)
     except Exception as e:
         raise _explain(e, 'torch.export') from e
+
+
+def check_free_size(graph: nn.Module) -> None:
+    """Refuse a free-size export of a model whose computation switches on
+    the map size (the exported file would keep one side of the switch):
+    Swin's classifiers do not shift a map that fits in one window
+    (``pad_small_map=False``)."""
+    for name, module in graph.named_modules():
+        if getattr(module, 'pad_small_map', True) is False:
+            raise ExportError(
+                f'{name} ({type(module).__name__}) switches its window '
+                f'shift on the map size (pad_small_map=False, the ImageNet '
+                f'models): export it at a fixed --shape, without --dynamic')
 
 
 def size_multiple(graph: nn.Module) -> int:
@@ -441,7 +459,7 @@ def use_exported_model(model: nn.Module, runner, task) -> nn.Module:
 __all__ = [
     'FORMATS', 'ExportError', 'ExportGraph', 'MatmulAdaptiveAvgPool2d',
     'OnnxModel', 'build_model', 'make_exportable',
-    'check_input_size', 'export_model', 'export_program',
+    'check_free_size', 'check_input_size', 'export_model', 'export_program',
     'exported_metadata', 'program_metadata', 'save_onnx', 'size_multiple',
     'relative_error', 'time_against_eager', 'use_exported_model',
     'verify_export'

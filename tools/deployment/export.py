@@ -78,9 +78,11 @@ def main():
                   f'{args.shape[1]}: PyTorch eager {times["eager"] * 1e3:.1f}'
                   f' ms, onnxruntime {times["onnxruntime"] * 1e3:.1f} ms '
                   f'(onnxruntime {times["speedup"]:.2f}x)')
-    except (ExportError, CheckpointLoadError, FileNotFoundError,
-            ValueError, ImportError) as e:
-        sys.exit(f'error: {e}')
+    except (ExportError, CheckpointLoadError, ValueError, ImportError) as e:
+        sys.exit(f'error: {e}')  # onnx.checker's errors are ValueErrors
+    except (OSError, KeyError, RuntimeError) as e:
+        # an unwritable --out, a config key, torch.export.save
+        sys.exit(f'error: {type(e).__name__}: {e}')
     meta = result['meta']
     sizes = (f'heights {meta["min_hw"][0]}.., widths {meta["min_hw"][1]}..'
              if meta['dynamic'] else 'only {}x{}'.format(*meta['export_hw']))
