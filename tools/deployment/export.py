@@ -62,17 +62,16 @@ def main():
         model, task, _ = build_model(
             args.config, args.checkpoint, args.backbone_only,
             args.cfg_options, args.trust_checkpoint)
+        graph = ExportGraph(model, task)  # exported, then the reference
         result = export_model(
-            ExportGraph(model, task), args.shape, args.format, args.dynamic,
-            args.out, task.name if task else 'backbone', args.config)
+            graph, args.shape, args.format, args.dynamic, args.out,
+            task.name if task else 'backbone', args.config)
         if args.format == 'onnx' and not args.no_verify:
-            error = verify_export(ExportGraph(model, task), result['out'],
-                                  args.shape)
+            error = verify_export(graph, result['out'], args.shape)
             print(f'onnxruntime vs PyTorch at {args.shape[0]}x'
                   f'{args.shape[1]}: largest relative error {error:.2e}')
         if args.format == 'onnx' and args.benchmark:
-            times = time_against_eager(ExportGraph(model, task),
-                                       result['out'], args.shape,
+            times = time_against_eager(graph, result['out'], args.shape,
                                        args.benchmark)
             print(f'median of {args.benchmark} forwards at {args.shape[0]}x'
                   f'{args.shape[1]}: PyTorch eager {times["eager"] * 1e3:.1f}'
@@ -86,6 +85,8 @@ def main():
     meta = result['meta']
     sizes = (f'heights {meta["min_hw"][0]}.., widths {meta["min_hw"][1]}..'
              if meta['dynamic'] else 'only {}x{}'.format(*meta['export_hw']))
+    if meta['size_multiple'] > 1:
+        sizes += f' (multiples of {meta["size_multiple"]})'
     print(f'{result["out"]}: {meta["task"]}, {meta["num_outputs"]} '
           f'outputs, inputs (1, 3, H, W) with {sizes}')
 
