@@ -22,6 +22,16 @@ TINY_CSWIN = dict(embed_dim=16, depth=[1, 2, 2, 1], split_size=[1, 2, 7, 7],
 _PVT_ARCH = {k: v for k, v in TINY_PVT.items() if k != 'drop_path_rate'}
 
 
+def block_context(**overrides):
+    """A complete block context (every BlockContext key without a default)
+    for building one attention kind alone."""
+    return dict(dict(embed_dims=32, num_heads=4, pretrain_hw=(8, 8),
+                     qkv_bias=True, attn_drop=0., proj_drop=0., exact=False,
+                     fused_qkv=True, agent_num=16, agent_shape=(4, 4),
+                     kernel_size=3, scale=-0.5, window_size=7, split_size=7),
+                **overrides)
+
+
 def _tiny(name, **kwargs):
     def build():
         from mmagent.models import backbones

@@ -4,7 +4,7 @@ family then builds."""
 import pytest
 import torch
 import torch.nn as nn
-from conftest import TINY_PVT, TINY_SWIN
+from conftest import TINY_PVT, TINY_SWIN, block_context
 
 from mmagent import AgentCSWin, AgentDeiT, AgentPVT, AgentSwinTransformer
 from mmagent.models.layers import (ATTENTIONS, AgentAttention,
@@ -50,20 +50,38 @@ def test_registered_kinds_and_codes():
 
 
 def test_build_takes_what_the_kind_names():
-    context = dict(embed_dims=32, num_heads=4, sr_ratio=2, window_size=7,
-                   shift_size=3, qkv_bias=False, exact=True)
+    context = block_context(sr_ratio=2, window_size=7, shift_size=3,
+                            qkv_bias=False, exact=True)
     window = build_attention('window', context)
     assert (window.window_size, window.shift_size, window.exact) == \
         (7, 3, True) and window.qkv.bias is None
     sra = build_attention('spatial_reduction', context,
                           options=dict(sr_ratio=4))
     assert sra.sr_ratio == 4 and sra.q.bias is None
-    with pytest.raises(ValueError, match="'agent'.*needs.*agent_num"):
-        build_attention('agent', context)
     with pytest.raises(KeyError, match="unknown attention kind 'agnet'"):
         build_attention('agnet', context)
     with pytest.raises(ValueError, match='already means'):
         register_attention('other', code='A')(nn.Identity)
+
+
+def test_context_keys_misspelt_or_forgotten_are_errors():
+    """A family's misspelt key, a forgotten one and an option the kind does
+    not take each stop the build with the kind and the key named, instead
+    of the kind silently using its own default."""
+    with pytest.raises(TypeError,
+                       match="'agent'.*unknown key 'kernal_size'"):
+        build_attention('agent', block_context(kernal_size=5))
+    forgotten = block_context()
+    del forgotten['kernel_size']
+    with pytest.raises(ValueError,
+                       match="'agent'.*needs the block-context key "
+                             "'kernel_size'"):
+        build_attention('agent', forgotten)
+    # keys with a declared default ("no such feature") may be left out
+    agent = build_attention('agent', block_context())
+    assert agent.num_extra_tokens == 0
+    with pytest.raises(TypeError, match="'window'.*no option 'focusing"):
+        build_attention('window', block_context(), dict(focusing_factor=2))
 
 
 def test_new_kind_in_every_family(global_softmax):

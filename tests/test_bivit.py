@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO_ROOT, TINY_PVT, run
+from conftest import REPO_ROOT, TINY_PVT, block_context, run
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
@@ -22,8 +22,9 @@ from mmagent.models.backbones import (AgentDeiT, AgentPVT,
 from mmagent.models.binarize import (BinaryGlobalAttention,
                                      BinarySpatialReductionAttention,
                                      BinaryWindowAttention)
-from mmagent.models.layers.attention import (SpatialReductionAttention,
-                                             WindowAttention,
+from mmagent.models.layers.attention import (ATTENTIONS,
+                                             SpatialReductionAttention,
+                                             WindowAttention, build_attention,
                                              shifted_window_mask,
                                              window_partition)
 from mmagent.models.layers.attention.global_softmax import GlobalAttention
@@ -118,13 +119,11 @@ def test_binary_window_attention_matches_its_definition():
     """A shifted window block: binary Q/K/V from the PWS qkv, the relative
     position bias and the shift mask added in full precision, then SAB,
     then the PWS proj."""
-    attn = WindowAttention(16, 2, window_size=4, shift_size=2).eval()
+    attn = build_attention('binary_window', block_context(
+        embed_dims=16, num_heads=2, window_size=4, shift_size=2)).eval()
+    assert isinstance(attn, BinaryWindowAttention)
     with torch.no_grad():
         attn.relative_position_bias_table.normal_(0, 1)
-    model = torch.nn.Module()
-    model.attn = attn
-    binarize_backbone(model)
-    assert isinstance(attn, BinaryWindowAttention)
     x = torch.randn(2, 8 * 8, 16)
     with torch.no_grad():
         out = attn(x, (8, 8))
@@ -170,13 +169,8 @@ def test_binary_sr_and_global_attention_match_their_definition(kind):
     precision, binary Q from the tokens, binary K/V from the reduced map)
     and DeiT's global block, computed by hand from the latent weights."""
     torch.manual_seed(0)
-    if kind == 'spatial_reduction':
-        attn = SpatialReductionAttention(16, 2, sr_ratio=2).eval()
-    else:
-        attn = GlobalAttention(16, 2).eval()
-    model = torch.nn.Module()
-    model.attn = attn
-    binarize_backbone(model)
+    attn = build_attention('binary_' + kind, block_context(
+        embed_dims=16, num_heads=2, sr_ratio=2)).eval()
     x = torch.randn(2, 8 * 6, 16)
     with torch.no_grad():
         out = attn(x, (8, 6))
@@ -214,6 +208,8 @@ def test_transform_binarizes_softmax_attention_only(build, kind, binary,
     model = binarize_backbone(build())
     attentions = [m for m in model.modules() if isinstance(m, kind)]
     assert attentions and all(type(m) is binary for m in attentions)
+    # a registered kind, built in place of the full-precision one
+    assert ATTENTIONS.get(attentions[0].built_as[0]) is binary
     binary_linears = {n for n, m in model.named_modules()
                       if isinstance(m, BinaryLinear)}
     assert binary_linears and all('.attn.' in n for n in binary_linears)

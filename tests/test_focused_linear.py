@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from conftest import block_context
 
 from mmagent.apis import check_fits_config
 from mmagent.models.backbones import (FLattenCSWin, FLattenPVT,
@@ -22,8 +23,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def build(hw=(7, 7), fused_qkv=True, **kwargs):
-    context = dict(embed_dims=32, num_heads=4, pretrain_hw=hw,
-                   fused_qkv=fused_qkv, qkv_bias=True)
+    context = block_context(pretrain_hw=hw, fused_qkv=fused_qkv,
+                            kernel_size=5)
     attn = build_attention('focused_linear', context, kwargs).eval()
     with torch.no_grad():  # non-trivial values for the zero-initialised
         attn.scale.normal_(0, 0.5)
@@ -246,12 +247,15 @@ def test_flatten_families_take_official_kwargs_and_run_any_size():
                                                     (6, 10), (3, 5)]
     with pytest.raises(TypeError, match='la_sr_ratios'):
         FLattenPVT(agent_sr_ratios='1111')
-    with pytest.raises(ValueError, match='la_sr_ratios needs 4 digits'):
+    with pytest.raises(ValueError, match='la_sr_ratios needs 4 numbers'):
         FLattenPVTv2(arch='b0', la_sr_ratios='11')
     for bad in ('11a1', '1101', '111'):  # a 0 would divide by zero
-        with pytest.raises(ValueError, match=r'la_sr_ratios\) needs 4 '
-                           r'digits >= 1'):
+        with pytest.raises(ValueError, match=r'^la_sr_ratios (needs 4 '
+                           r'numbers|must be positive)'):
             FLattenPVT(la_sr_ratios=bad)
+    for bad in (0, -2, True, '3'):  # p = 0 maps every feature to 1
+        with pytest.raises(ValueError, match='focusing_factor'):
+            FLattenPVT(arch='t', focusing_factor=bad)
 
 
 def test_pvt_v2_outputs_and_frozen_stages():

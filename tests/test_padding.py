@@ -7,7 +7,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, block_context
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -54,8 +54,7 @@ def test_padded_keys_contribute_nothing(fused_qkv, sr_ratio, lepe, exact):
     tokens hold."""
     attn = randomise(build_attention(
         'focused_linear',
-        dict(embed_dims=32, num_heads=4, pretrain_hw=(8, 8),
-             fused_qkv=fused_qkv, qkv_bias=True, sr_ratio=sr_ratio),
+        block_context(fused_qkv=fused_qkv, sr_ratio=sr_ratio),
         dict(lepe=lepe, exact=exact)))
     H, W, h, w = 12, 14, 7, 9
     valid = [(H, W), (h, w)]
@@ -194,8 +193,7 @@ def test_images_too_small_for_their_batch_are_refused():
     reduction, or than a patch) gets one clear error."""
     attn = build_attention(
         'focused_linear',
-        dict(embed_dims=32, num_heads=4, pretrain_hw=(8, 8),
-             fused_qkv=False, qkv_bias=True, sr_ratio=4), {})
+        block_context(fused_qkv=False, sr_ratio=4), {})
     x = torch.randn(2, 12 * 12, 32)
     with pytest.raises(ValueError, match='smaller than the 4x4 spatial '
                        'reduction'):

@@ -7,7 +7,7 @@ from typing import Optional
 
 from ..tasks import get_task
 from ..utils.checkpoint import CheckpointLoadError, load_checkpoint_file
-from ..utils.config import load_config
+from ..utils.config import default_scope, load_config
 from ..utils.convert import checkpoint_kind, convert_checkpoint
 from ..utils.download import mmagent_home
 
@@ -20,7 +20,7 @@ def check_fits_config(state_dict, config) -> None:
         cfg = load_config(config, init_scope=True)
     else:  # as load_config(init_scope=True) does for a file
         cfg = config
-        init_default_scope(cfg.get('default_scope', 'mmdet'))
+        init_default_scope(default_scope(cfg))
     name = config if isinstance(config, str) else 'the config'
     load_fitting_state_dict(MODELS.build(cfg.model), state_dict, name)
 
@@ -67,8 +67,8 @@ def prepare_weights_and_meta(weights, config, cache_dir=None, out=None):
     import torch
     ckpt = load_checkpoint_file(weights)
     kind = checkpoint_kind(ckpt)
-    classifier = get_task(load_config(config)).name == 'cls'
-    if kind == 'official-imagenet' and not classifier:
+    task = get_task(load_config(config))
+    if kind == 'official-imagenet' and not task.imagenet_checkpoint_is_model:
         raise CheckpointLoadError(
             f'{weights} is an ImageNet backbone checkpoint: it has no '
             f'detection/segmentation heads. Fine-tune it first (the configs '

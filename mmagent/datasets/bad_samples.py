@@ -6,6 +6,8 @@ from typing import Optional
 from mmengine.logging import print_log
 from mmengine.registry import DATASETS
 
+from ..utils.config import default_scope
+
 ON_BAD_SAMPLE = ('skip', 'stop')
 
 
@@ -100,7 +102,7 @@ def guard_training_data(cfg, on_bad_sample: Optional[str]) -> None:
         return
     loader['dataset'] = dict(
         type='BadSampleGuard', dataset=copy.deepcopy(loader['dataset']),
-        scope=cfg.get('default_scope', 'mmdet'),
+        scope=default_scope(cfg),
         on_bad_sample=on_bad_sample)
 
 

@@ -39,12 +39,13 @@ to the fake-quantized model's. Its checkpoints are the fake-quantized
 model's (``bivit_pack.py unpack`` files included), so ``--cfg-options
 model.backbone.deploy=True`` deploys any BiViT config.
 """
-from typing import Dict, Type, Union
+from typing import Union
 
 import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 
+from .layers.attention import ATTENTIONS, register_attention
 from .layers.attention.agent import AgentAttention
 from .layers.attention.common import fp32_logits
 from .layers.attention.global_softmax import GlobalAttention
@@ -69,7 +70,30 @@ def _binary_attention(attn, q: torch.Tensor, k: torch.Tensor,
     return binary_map.to(v.dtype) @ v
 
 
-class BinaryWindowAttention(WindowAttention):
+#: A kind ``k``'s binary version is registered as ``'binary_' + k``.
+PREFIX = 'binary_'
+
+
+class BinaryKind:
+    """Mixin of the binary kinds: after the full-precision kind's
+    ``__init__``, its :attr:`binary_linears` become PWS
+    :class:`BinaryLinear` layers (signed outputs for
+    :attr:`binary_outputs`), with the same parameter names; ``sab_beta`` is
+    SAB's threshold factor."""
+    binary_linears = ()
+    binary_outputs = ()
+
+    def __init__(self, *args, sab_beta: float = SAB_BETA, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sab_beta = sab_beta
+        for name in self.binary_linears:
+            setattr(self, name, BinaryLinear.from_float(
+                getattr(self, name),
+                binary_output=name in self.binary_outputs))
+
+
+@register_attention(PREFIX + 'window')
+class BinaryWindowAttention(BinaryKind, WindowAttention):
     """:class:`WindowAttention` with BiViT binarization (see module)."""
     binary_linears = ('qkv', 'proj')
     binary_outputs = ('qkv',)
@@ -79,7 +103,8 @@ class BinaryWindowAttention(WindowAttention):
                                  self.logit_bias(mask, q.shape[0]))
 
 
-class BinarySpatialReductionAttention(SpatialReductionAttention):
+@register_attention(PREFIX + 'spatial_reduction')
+class BinarySpatialReductionAttention(BinaryKind, SpatialReductionAttention):
     """:class:`SpatialReductionAttention` with BiViT binarization; the
     reduction conv and its norm stay full precision."""
     binary_linears = ('q', 'kv', 'proj')
@@ -89,7 +114,8 @@ class BinarySpatialReductionAttention(SpatialReductionAttention):
         return _binary_attention(self, q, k, v)
 
 
-class BinaryGlobalAttention(GlobalAttention):
+@register_attention(PREFIX + 'global')
+class BinaryGlobalAttention(BinaryKind, GlobalAttention):
     """:class:`GlobalAttention` (DeiT) with BiViT binarization."""
     binary_linears = ('qkv', 'proj')
     binary_outputs = ('qkv',)
@@ -98,7 +124,8 @@ class BinaryGlobalAttention(GlobalAttention):
         return _binary_attention(self, q, k, v)
 
 
-class BinaryAgentAttention(AgentAttention):
+@register_attention(PREFIX + 'agent')
+class BinaryAgentAttention(BinaryKind, AgentAttention):
     """:class:`AgentAttention` with SAB on both maps (experimental; see the
     module docstring)."""
 
@@ -126,15 +153,33 @@ class BinaryAgentAttention(AgentAttention):
         return self.add_dwc(out, v, hw)
 
 
-#: softmax attention kind -> its binary version
-BINARY_ATTENTIONS: Dict[Type[nn.Module], Type[nn.Module]] = {
-    WindowAttention: BinaryWindowAttention,
-    SpatialReductionAttention: BinarySpatialReductionAttention,
-    GlobalAttention: BinaryGlobalAttention,
-}
-# keys a full-precision checkpoint lacks
-BINARY_OPTIONAL_KEYS = (r'.*\.alpha', r'.*\.alpha_initialized',
-                        r'.*\.binary_enabled')
+# what a binary layer adds to a full-precision one (a full-precision
+# checkpoint lacks them)
+BINARY_BUFFERS = ('alpha', 'alpha_initialized', 'binary_enabled')
+BINARY_OPTIONAL_KEYS = tuple(rf'.*\.{name}' for name in BINARY_BUFFERS)
+
+
+def _binary_kind(module: nn.Module, beta: float) -> nn.Module:
+    """The registered binary kind of the attention ``module`` (built by
+    :func:`~mmagent.models.layers.build_attention`), built with the same
+    arguments, holding its weights and in its mode."""
+    kind, kwargs = module.built_as
+    binary = ATTENTIONS.get(PREFIX + kind)(**kwargs, sab_beta=beta)
+    binary.built_as = (PREFIX + kind, dict(kwargs, sab_beta=beta))
+    incompatible = binary.load_state_dict(module.state_dict(), strict=False)
+    added = [k for k in incompatible.missing_keys
+             if k.rsplit('.', 1)[-1] not in BINARY_BUFFERS]
+    if added or incompatible.unexpected_keys:
+        raise RuntimeError(f'{type(binary).__name__} does not hold the '
+                           f'weights of {type(module).__name__}: '
+                           f'{added + incompatible.unexpected_keys}')
+    frozen = {n for n, p in module.named_parameters() if not p.requires_grad}
+    for n, p in binary.named_parameters():
+        p.requires_grad_(n not in frozen)
+    param = next(module.parameters(), None)
+    if param is not None:
+        binary.to(param.device)
+    return binary.train(module.training)
 
 
 def switch_to_deploy(model: nn.Module) -> nn.Module:
@@ -173,26 +218,20 @@ def binarize_backbone(backbone: nn.Module, attn: bool = True,
         raise ValueError(f'beta (the SAB threshold factor) must be in (0, 1], '
                          f'got {beta}')
     attentions = mlps = 0
-    kinds = dict(BINARY_ATTENTIONS)
-    if agent:
-        kinds[AgentAttention] = BinaryAgentAttention
-    for module in list(backbone.modules()):
-        binary = kinds.get(type(module))
-        if attn and binary is not None:
-            module.__class__ = binary  # same parameters, binary forward
-            module.sab_beta = beta
-            outputs = getattr(module, 'binary_outputs', ())
-            for name in module.binary_linears:
-                setattr(module, name, BinaryLinear.from_float(
-                    getattr(module, name), binary_output=name in outputs))
-            attentions += 1
-        elif mlp and isinstance(module, Mlp):
+    for parent in list(backbone.modules()):
+        for name, module in list(parent.named_children()):
+            kind = getattr(module, 'built_as', ('', ))[0]
+            if attn and (kind != 'agent' or agent) and \
+                    PREFIX + kind in ATTENTIONS.module_dict:
+                setattr(parent, name, _binary_kind(module, beta))
+                attentions += 1
+        if mlp and isinstance(parent, Mlp):
             for name in ('fc1', 'fc2'):
                 layer = BinaryLinear.from_float(
-                    getattr(module, name), binary_input=False,
+                    getattr(parent, name), binary_input=False,
                     enabled=mlp is True or deploy)
                 layer.clb_stage = 2 if mlp == 'deferred' else None
-                setattr(module, name, layer)
+                setattr(parent, name, layer)
             mlps += 1
     if attn and not attentions:
         raise ValueError(

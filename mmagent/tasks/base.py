@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..utils.checkpoint import CheckpointLoadError, inspect_checkpoint
+from ..utils.config import default_scope
 from ..utils.data_check import check_data_root, check_referenced_files
 
 TASKS: Dict[str, 'Task'] = {}
@@ -31,7 +32,7 @@ def get_task(cfg_or_scope) -> 'Task':
     mmengine's Runner assumes nothing and our configs all set one) or of a
     scope name."""
     scope = cfg_or_scope if isinstance(cfg_or_scope, str) else \
-        cfg_or_scope.get('default_scope', 'mmdet')
+        default_scope(cfg_or_scope)
     if scope not in TASKS:
         raise ValueError(f'unsupported default_scope {scope!r}: expected one '
                          f'of {sorted(TASKS)}')
@@ -48,6 +49,9 @@ class Task:
     name: str = ''
     #: Names the dataset in the missing-data message.
     dataset_hint: str = 'The dataset'
+    #: Whether an official ImageNet checkpoint is a whole model of this
+    #: task (a classifier), not only a backbone to fine-tune first.
+    imagenet_checkpoint_is_model: bool = False
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(scope={self.scope!r})'

@@ -11,6 +11,7 @@ class ClassificationTask(Task):
     scope = 'mmpretrain'
     name = 'cls'
     dataset_hint = 'ImageNet'
+    imagenet_checkpoint_is_model = True
 
     def data_sample_type(self):
         from mmpretrain.structures import DataSample

@@ -21,8 +21,17 @@ def load_config(path: str, cfg_options: dict = None,
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if init_scope:
-        init_default_scope(cfg.get('default_scope', 'mmdet'))
+        init_default_scope(default_scope(cfg))
     return cfg
+
+
+#: The scope of a config that sets none (every config of ours sets one).
+DEFAULT_SCOPE = 'mmdet'
+
+
+def default_scope(cfg) -> str:
+    """A config's ``default_scope``, :data:`DEFAULT_SCOPE` when unset."""
+    return cfg.get('default_scope', DEFAULT_SCOPE)
 
 
 def resolve_work_dir(cfg, work_dir: str, config_path: str) -> None:

@@ -5,8 +5,8 @@ from .agent_deit import AgentDeiT
 from .agent_pvt import AgentPVT
 from .agent_swin import AgentSwinTransformer
 from .base import AttentionBackbone
-from .flatten import FLattenCSWin, FLattenPVT, FLattenSwinTransformer
-from .flatten_pvt_v2 import FLattenPVTv2
+from .flatten import (FLattenCSWin, FLattenPVT, FLattenPVTv2,
+                      FLattenSwinTransformer)
 
 __all__ = [
     'AttentionBackbone', 'AgentCSWin', 'AgentDeiT', 'AgentPVT',

@@ -1,37 +1,21 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Agent-CSwin: CSWin Transformer whose early stages use global agent
 attention (Han et al., ECCV 2024)."""
-import inspect
 import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
-from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule, ModuleList
 from mmengine.registry import MODELS
 
-from ..layers import ATTENTIONS, Mlp, block_kinds, build_attention
-from .base import (AttentionBackbone, accepts_official_kwargs,
-                   check_common_args, per_stage, resolve_arch)
+from ..layers import ATTENTIONS, TransformerBlock, block_kinds
+from ..layers.attention import init_parameters
+from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
+                   per_stage, token_map)
 
 # The official stem is a fixed 7x7 stride-4 conv (its patch_size is unused).
 STEM_STRIDE = 4
-
-
-def stage_ints(name: str, value, num_stages: int) -> list:
-    """Per-stage ints from an int, a list (of ints or digit strings, as the
-    official configs pass ``agent_num``) or an official ``'56-28-14-7'``
-    string."""
-    if isinstance(value, str):
-        value = value.split('-')
-    values = per_stage(name, value, num_stages)
-    try:
-        return [int(v) if isinstance(v, str) else v for v in values]
-    except ValueError:
-        raise ValueError(f'{name} needs one int per stage, got '
-                         f'{value!r}') from None
 
 
 def takes_qkv(kind: str) -> bool:
@@ -40,7 +24,7 @@ def takes_qkv(kind: str) -> bool:
     than on the normalized tokens with its own projections."""
     cls = ATTENTIONS.get(kind)
     return getattr(cls, 'takes_qkv', False) or \
-        'fused_qkv' in inspect.signature(cls.__init__).parameters
+        'fused_qkv' in init_parameters(cls)
 
 
 class TokensFromMap(nn.Module):
@@ -70,87 +54,6 @@ class MergeBlock(BaseModule):
         x = self.conv(x.transpose(1, 2).reshape(B, C, *hw_shape))
         hw = (x.shape[2], x.shape[3])
         return self.norm(x.flatten(2).transpose(1, 2)), hw
-
-
-class CSWinBlock(BaseModule):
-    """Official ``CSWinBlock``: ``x + drop_path(proj(attn(norm1(x))))`` then
-    ``x + drop_path(mlp(norm2(x)))``, where the block owns ``qkv`` and
-    ``proj`` and its ``attns`` are branches over channel halves.
-
-    Args:
-        embed_dims (int): Channels ``C``.
-        attns (Sequence[nn.Module]): One branch (all channels) or two
-            (channels ``[:C//2]`` then ``[C//2:]``), each called as
-            ``attn((q, k, v), hw_shape)``. With ``project=False`` a single
-            self-contained mixer called as ``attn(tokens, hw_shape)``.
-        mlp_ratio (float): MLP expansion.
-        qkv_bias (bool): Bias of ``qkv``. Default: True.
-        drop (float): Dropout in the MLP (the official block has none
-            after ``proj``). Default: 0.
-        drop_path (float): Stochastic depth rate. Default: 0.
-        project (bool): Build ``qkv``/``proj``. Default: True.
-        with_cp (bool): Gradient checkpointing. Default: False.
-
-    Shapes:
-        - x: ``(B, H*W, C)``; hw_shape ``(H, W)``; output ``(B, H*W, C)``.
-    """
-
-    def __init__(self,
-                 embed_dims: int,
-                 attns: Sequence[nn.Module],
-                 mlp_ratio: float,
-                 qkv_bias: bool = True,
-                 drop: float = 0.,
-                 drop_path: float = 0.,
-                 project: bool = True,
-                 with_cp: bool = False,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        if len(attns) not in (1, 2) or (not project and len(attns) != 1):
-            raise ValueError(f'a CSWin block has 1 or 2 branches (1 without '
-                             f'projections), got {len(attns)}')
-        self.with_cp = with_cp
-        self.project = project
-        # Registration order follows the official state dict.
-        if project:
-            self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
-        self.norm1 = nn.LayerNorm(embed_dims)
-        if project:
-            # The official block builds a proj_drop it never applies.
-            self.proj = nn.Linear(embed_dims, embed_dims)
-        self.attns = ModuleList(attns)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else \
-            nn.Identity()
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop=drop)
-        self.norm2 = nn.LayerNorm(embed_dims)
-
-    def _attention(self, x: torch.Tensor, hw_shape: Sequence[int]):
-        y = self.norm1(x)
-        if not self.project:
-            return self.attns[0](y, hw_shape)
-        B, N, C = x.shape
-        q, k, v = self.qkv(y).reshape(B, N, 3, C).unbind(2)
-        if len(self.attns) == 1:
-            out = self.attns[0]((q, k, v), hw_shape)
-        else:
-            half = C // 2
-            out = torch.cat([
-                self.attns[0]((q[..., :half], k[..., :half], v[..., :half]),
-                              hw_shape),
-                self.attns[1]((q[..., half:], k[..., half:], v[..., half:]),
-                              hw_shape)
-            ], dim=-1)
-        return self.proj(out)
-
-    def _forward(self, x: torch.Tensor, hw_shape: Sequence[int]):
-        x = x + self.drop_path(self._attention(x, hw_shape))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
-
-    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
-        if self.with_cp and self.training and x.requires_grad:
-            return cp.checkpoint(self._forward, x, hw_shape,
-                                 use_reentrant=False)
-        return self._forward(x, hw_shape)
 
 
 @MODELS.register_module()
@@ -242,7 +145,7 @@ class AgentCSWin(AttentionBackbone):
     # ImageNet checkpoints have one final ``norm``, no per-output norms.
     optional_keys = (r'norm\d+\.(weight|bias)', )
 
-    @accepts_official_kwargs(
+    @backbone_init(
         aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',
                      embed_dim='embed_dims', depth='depths',
                      use_chk='with_cp'),
@@ -269,58 +172,42 @@ class AgentCSWin(AttentionBackbone):
                      (3, 3), (4, 4), (7, 7), (7, 7)),
                  kernel_size: int = 3,
                  scale: float = -0.5,
-                 out_indices: Sequence[int] = (0, 1, 2, 3),
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 exact: bool = False,
-                 attn_cfgs: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg, pretrained=pretrained,
-                         attn_cfgs=attn_cfgs)
-        settings = resolve_arch(
-            'AgentCSWin', arch, self.arch_zoo,
-            dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
-                 split_size=split_size, attn_type=attn_type))
+                 **kwargs):
+        super().__init__(**kwargs)
+        settings = self.resolve_settings(
+            embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+            split_size=split_size, attn_type=attn_type)
         depths = list(settings['depths'])
         n = len(depths)
         num_heads = per_stage('num_heads', settings['num_heads'], n)
-        split_size = stage_ints('split_size', settings['split_size'], n)
-        agent_num = stage_ints('agent_num', agent_num, n)
+        split_size = per_stage('split_size', settings['split_size'], n)
+        agent_num = per_stage('agent_num', agent_num, n)
         agent_shapes = per_stage('downstream_agent_shapes',
                                  downstream_agent_shapes, n)
         if patch_size != STEM_STRIDE:
             raise ValueError(f'patch_size must be {STEM_STRIDE}: the CSWin '
                              f'stem is a fixed 7x7 stride-4 conv, got '
                              f'{patch_size!r}')
-        check_common_args(
-            n, out_indices, frozen_stages, pretrain_img_size, patch_size,
-            in_channels,
-            dict(drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
-                 drop_path_rate=drop_path_rate), kernel_size, agent_num,
-            agent_shapes,
-            dict(embed_dims=settings['embed_dims'], depths=depths,
-                 num_heads=num_heads, split_size=split_size))
+        self.check_args(n, dict(embed_dims=settings['embed_dims'],
+                                depths=depths, num_heads=num_heads,
+                                split_size=split_size, agent_num=agent_num))
         kinds = block_kinds(settings['attn_type'], depths,
                             self.softmax_attention)
         # Pretraining token grid of each stage: 56, 28, 14, 7 at 224.
         grids = [pretrain_img_size // STEM_STRIDE // 2**i for i in range(n)]
-        la_split_size = grids if la_split_size is None else stage_ints(
+        la_split_size = grids if la_split_size is None else per_stage(
             'la_split_size', la_split_size, n)
         self.arch_settings = settings
         self.num_stages = n
         self.embed_dims = settings['embed_dims']
         self.num_features = [self.embed_dims * 2**i for i in range(n)]
-        self.pretrain_img_size = pretrain_img_size
         self.split_size = split_size
-        self.exact = exact
 
         self.stage1_conv_embed = nn.Sequential(
             nn.Conv2d(in_channels, self.embed_dims, 7, STEM_STRIDE, 2),
             TokensFromMap(), nn.LayerNorm(self.embed_dims))
 
-        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        drop_paths = drop_path_schedule(drop_path_rate, depths)
         for i in range(n):
             dims, heads, grid = self.num_features[i], num_heads[i], grids[i]
             last = i == n - 1
@@ -344,38 +231,32 @@ class AgentCSWin(AttentionBackbone):
                     f'stage {i}: stripe attention splits heads and channels '
                     f'into two branches, so num_heads ({heads}) and the '
                     f'channels ({dims}) must be even')
-            context = dict(
+            context = self.stage_context(
                 embed_dims=dims, num_heads=heads, pretrain_hw=(grid, grid),
                 fused_qkv=None, dwc_name='get_v', lepe=True,
-                qkv_bias=qkv_bias,
-                qk_scale=qk_scale, attn_drop=attn_drop_rate,
-                proj_drop=drop_rate, exact=exact, agent_num=agent_num[i],
-                agent_shape=agent_shapes[i], kernel_size=kernel_size,
-                scale=scale, split_size=split_size[i], branch=-1)
+                agent_num=agent_num[i], agent_shape=agent_shapes[i],
+                split_size=split_size[i], branch=-1)
             blocks = []
             for j, kind in enumerate(kinds[i]):
                 if kind == self.softmax_attention and not single:
                     attns = [
-                        self._build_attention(
+                        self.build_attention(
                             kind, dict(context, embed_dims=dims // 2,
                                        num_heads=heads // 2, branch=b))
                         for b in (0, 1)
                     ]
                 else:
-                    attns = [self._build_attention(kind, context)]
-                blocks.append(
-                    CSWinBlock(dims, attns, mlp_ratio, qkv_bias=qkv_bias,
-                               drop=drop_rate,
-                               drop_path=dpr[sum(depths[:i]) + j],
-                               project=takes_qkv(kind), with_cp=with_cp))
+                    attns = [self.build_attention(kind, context)]
+                # the official block has no dropout after proj
+                blocks.append(TransformerBlock(
+                    dims, attns, mlp_ratio, drop=drop_rate,
+                    drop_path=drop_paths[i][j], norm_cfg=dict(type='LN'),
+                    with_cp=self.init_args['with_cp'],
+                    qkv_bias=qkv_bias if takes_qkv(kind) else None))
             self.add_module(f'stage{i + 1}', ModuleList(blocks))
 
-        for i in out_indices:
-            if 0 <= i < n:
-                self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
-
-        self.apply(self._init_linear_and_norm)
-        self._setup_outputs(n, out_indices, frozen_stages, norm_eval)
+        self.add_output_norms(self.num_features)
+        self.finish_building(n)
 
     @property
     def export_size_multiple(self) -> int:
@@ -384,9 +265,6 @@ class AgentCSWin(AttentionBackbone):
         padded-stripe path pins the example's size)."""
         return math.lcm(*(STEM_STRIDE * 2**i * size
                           for i, size in enumerate(self.split_size)))
-
-    def _build_attention(self, kind: str, context: dict) -> nn.Module:
-        return build_attention(kind, context, self.attn_cfgs.get(kind))
 
     def _stem_parts(self):
         return [self.stage1_conv_embed]
@@ -414,8 +292,5 @@ class AgentCSWin(AttentionBackbone):
             for block in getattr(self, f'stage{i + 1}'):
                 x = block(x, hw)
             if i in self.out_indices:
-                out = getattr(self, f'norm{i}')(x)
-                outs.append(
-                    out.view(-1, *hw, self.num_features[i]).permute(
-                        0, 3, 1, 2).contiguous())
+                outs.append(token_map(getattr(self, f'norm{i}')(x), hw))
         return tuple(outs)

@@ -6,14 +6,13 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
 from ..layers.attention.common import resize_token_map
-from .base import (AttentionBackbone, accepts_official_kwargs,
-                   check_common_args, resolve_arch)
+from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
+                   per_stage, token_map)
 
 OUT_TYPES = ('cls_token', 'featmap', 'avg_featmap', 'raw')
 
@@ -107,7 +106,7 @@ class AgentDeiT(AttentionBackbone):
     softmax_attention = 'global'
     num_extra_tokens = 1  # the class token
 
-    @accepts_official_kwargs(
+    @backbone_init(
         aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',
                      embed_dim='embed_dims', use_checkpoint='with_cp'),
         ignored=('num_classes', 'qk_scale'))
@@ -132,28 +131,21 @@ class AgentDeiT(AttentionBackbone):
                  out_type: str = 'cls_token',
                  out_indices: Union[int, Sequence[int]] = -1,
                  final_norm: bool = True,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 exact: bool = False,
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
-                 attn_cfgs: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg, pretrained=pretrained,
-                         attn_cfgs=attn_cfgs)
-        settings = resolve_arch(
-            'AgentDeiT', arch, self.arch_zoo,
-            dict(embed_dims=embed_dims, depth=depth, num_heads=num_heads,
-                 agent_num=agent_num, agent_layer=agent_layer))
+                 **kwargs):
+        settings = self.resolve_settings(
+            embed_dims=embed_dims, depth=depth, num_heads=num_heads,
+            agent_num=agent_num, agent_layer=agent_layer)
         depth = settings['depth']
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        # mmpretrain's convention: negative indices count from the end
+        super().__init__(
+            out_indices=[i + depth if isinstance(i, int) and i < 0 else i
+                         for i in out_indices], **kwargs)
         if out_type not in OUT_TYPES:
             raise ValueError(f'out_type must be one of {OUT_TYPES}, got '
                              f'{out_type!r}')
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        out_indices = [i + depth if isinstance(i, int) and i < 0 else i
-                       for i in out_indices]
         layers = settings['agent_layer']
         layers = depth if layers is None else layers
         if isinstance(layers, bool) or not isinstance(layers, int) or \
@@ -161,23 +153,21 @@ class AgentDeiT(AttentionBackbone):
             raise ValueError(f'agent_layer must be in [0, depth={depth}] or '
                              f'None, got {layers!r}')
         agent_num = settings['agent_num']
-        agent_num = [agent_num] * layers if isinstance(agent_num, int) \
-            else list(agent_num)
+        if isinstance(agent_num, str):  # the official '49-49-49-49'
+            agent_num = agent_num.split('-')
+        agent_num = per_stage('agent_num', agent_num, len(agent_num)) \
+            if isinstance(agent_num, (list, tuple)) else [agent_num] * layers
         if len(agent_num) < layers:
             raise ValueError(f'agent_num gives {len(agent_num)} values for '
                              f'{layers} agent blocks: give one number, or '
                              f'one per agent block')
         grid = pretrain_img_size // patch_size
         # each block counts as a stage for out_indices / frozen_stages
-        check_common_args(
-            depth, out_indices, frozen_stages, pretrain_img_size, patch_size,
-            in_channels,
-            dict(drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
-                 drop_path_rate=drop_path_rate), kernel_size,
-            agent_num or [1], [], dict(embed_dims=settings['embed_dims'],
-                                       depth=depth,
-                                       num_heads=settings['num_heads']),
-            num_downsamplings=0)
+        self.check_args(depth, dict(embed_dims=settings['embed_dims'],
+                                    depth=depth,
+                                    num_heads=settings['num_heads'],
+                                    agent_num=agent_num or 1),
+                        num_downsamplings=0)
         if len(attn_type) != 1:
             raise ValueError(f'attn_type of a one-stage DeiT is one code '
                              f'(e.g. "A"), got {attn_type!r}')
@@ -186,11 +176,9 @@ class AgentDeiT(AttentionBackbone):
         self.embed_dims = C = settings['embed_dims']
         self.num_heads = settings['num_heads']
         self.depth = depth
-        self.pretrain_img_size = pretrain_img_size
         self.patch_grid = (grid, grid)
         self.out_type = out_type
         self.final_norm = final_norm
-        self.exact = exact
 
         self.patch_embed = PatchEmbed(in_channels, C, patch_size,
                                       pad_input=True, norm=False)
@@ -198,28 +186,26 @@ class AgentDeiT(AttentionBackbone):
         self.pos_embed = nn.Parameter(
             torch.zeros(1, self.num_extra_tokens + grid * grid, C))
         self.pos_drop = nn.Dropout(drop_rate)
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
-        self.blocks = ModuleList()
-        for j in range(depth):
-            block_kind = kind if j < layers else self.softmax_attention
+        drop_paths, = drop_path_schedule(drop_path_rate, [depth])
+        kinds = [kind if j < layers else self.softmax_attention
+                 for j in range(depth)]
+
+        def agents(j, kind):  # the agent kind refuses non-squares
             num = agent_num[j] if j < layers else 1
             side = math.isqrt(num)
-            context = dict(
-                embed_dims=C, num_heads=self.num_heads, qkv_bias=qkv_bias,
-                attn_drop=attn_drop_rate, proj_drop=drop_rate, exact=exact,
-                fused_qkv=True, pretrain_hw=self.patch_grid, agent_num=num,
-                agent_shape=(side, side), kernel_size=kernel_size,
-                scale=scale, num_extra_tokens=self.num_extra_tokens)
-            self.blocks.append(
-                self.build_block(block_kind, context, mlp_ratio=mlp_ratio,
-                                 drop=drop_rate, drop_path=dpr[j],
-                                 norm_cfg=norm_cfg, with_cp=with_cp))
+            return dict(agent_num=num, agent_shape=(side, side))
+
+        self.blocks = self.build_stage(
+            kinds,
+            self.stage_context(embed_dims=C, num_heads=self.num_heads,
+                               fused_qkv=True, pretrain_hw=self.patch_grid,
+                               num_extra_tokens=self.num_extra_tokens),
+            drop_paths, agents, mlp_ratio=mlp_ratio, norm_cfg=norm_cfg)
         self.norm = nn.LayerNorm(C, eps=norm_cfg.get('eps', 1e-6)) \
             if final_norm else None
         trunc_normal_(self.pos_embed, std=.02)
         trunc_normal_(self.cls_token, std=.02)
-        self.apply(self._init_linear_and_norm)
-        self._setup_outputs(depth, out_indices, frozen_stages, norm_eval)
+        self.finish_building(depth)
 
     def _stem_parts(self):
         return [self.patch_embed, self.cls_token, self.pos_embed]
@@ -239,7 +225,7 @@ class AgentDeiT(AttentionBackbone):
         patches = x[:, E:]
         if self.out_type == 'avg_featmap':
             return patches.mean(dim=1)
-        return patches.reshape(x.shape[0], *hw, -1).permute(0, 3, 1, 2)
+        return token_map(patches, hw)
 
     def forward(self, x: torch.Tensor) -> tuple:
         B = x.shape[0]

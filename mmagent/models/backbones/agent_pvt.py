@@ -1,10 +1,10 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""Agent-PVT: PVT v1 with agent attention (Han et al., ECCV 2024)."""
+"""Agent-PVT: PVT v1 with agent attention (Han et al., ECCV 2024), and with
+four flags PVT v2 (Wang et al., CVMJ 2022), as mmdet writes it."""
 from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.model import ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 
@@ -13,9 +13,8 @@ from ..layers.attention.common import resize_token_map
 from ..layers.padding import (image_sizes, next_stage_sizes,
                               per_image_token_map, zero_outside_images,
                               zero_padding)
-from .base import (AttentionBackbone, accepts_official_kwargs,
-                   check_common_args, per_stage, resolve_arch,
-                   stage_digits)
+from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
+                   per_stage, token_map)
 
 
 @MODELS.register_module()
@@ -71,6 +70,18 @@ class AgentPVT(AttentionBackbone):
         exact (bool): Use the reference operation order of the official
             implementation instead of the fast path. Default: False.
         norm_cfg (dict): Block norms. Default: ``dict(type='LN', eps=1e-6)``.
+        use_abs_pos_embed (bool): Learned position embeddings
+            ``pos_embed{i}`` (and dropout) after each patch embedding.
+            Default: True.
+        overlapping_patch_embed (bool): Patch embeddings whose kernel
+            overlaps (``2 * stride - 1``: 7x7 then 3x3, zero padded, so
+            outputs are ``ceil(H / s_i)``). Default: False.
+        use_conv_ffn (bool): A 3x3 depth-wise conv inside every MLP
+            (``mlp.dwconv.dwconv``). Default: False.
+        norm_after_stage (bool): A LayerNorm ``norm{i}`` at the end of
+            every stage. Default: False. The three last flags with
+            ``use_abs_pos_embed=False`` make PVT v2
+            (:class:`~mmagent.models.backbones.FLattenPVTv2`).
         attn_cfgs (dict, optional): Extra arguments per attention kind.
         pretrained (str, optional): Deprecated, use ``init_cfg``.
         init_cfg (dict, optional): ``dict(type='Pretrained',
@@ -80,7 +91,8 @@ class AgentPVT(AttentionBackbone):
     Shapes:
         - input: ``(B, in_channels, H, W)``, H and W >= 32.
         - output: tuple of ``(B, C_i, H // s_i, W // s_i)`` for
-          ``i in out_indices``, strides 4, 8, 16, 32 (floored, no padding,
+          ``i in out_indices``, strides 4, 8, 16, 32 (``ceil(H / s_i)``
+          with ``overlapping_patch_embed``; else floored, no padding,
           like the official PVT).
     """
     arch_zoo = {
@@ -99,8 +111,11 @@ class AgentPVT(AttentionBackbone):
     }
     num_stages = 4
     softmax_attention = 'spatial_reduction'
+    #: The official name of the reduction of the agent / focused linear
+    #: stages, in errors.
+    agent_sr_name = 'agent_sr_ratios (la_sr_ratios)'
 
-    @accepts_official_kwargs(
+    @backbone_init(
         aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',
                      use_checkpoint='with_cp'),
         ignored=('num_classes', 'qk_scale'))
@@ -126,44 +141,33 @@ class AgentPVT(AttentionBackbone):
                  kernel_size: int = 3,
                  scale: float = -0.5,
                  num_stages: int = 4,
-                 out_indices: Sequence[int] = (0, 1, 2, 3),
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 exact: bool = False,
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
-                 attn_cfgs: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg, pretrained=pretrained,
-                         attn_cfgs=attn_cfgs)
+                 use_abs_pos_embed: bool = True,
+                 overlapping_patch_embed: bool = False,
+                 use_conv_ffn: bool = False,
+                 norm_after_stage: bool = False,
+                 **kwargs):
+        super().__init__(**kwargs)
         if num_stages != self.num_stages:
-            raise ValueError(f'AgentPVT has 4 stages, got num_stages='
-                             f'{num_stages}')
-        settings = resolve_arch(
-            'AgentPVT', arch, self.arch_zoo,
-            dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
-                 mlp_ratios=mlp_ratios))
+            raise ValueError(f'{type(self).__name__} has 4 stages, got '
+                             f'num_stages={num_stages}')
+        settings = self.resolve_settings(
+            embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+            mlp_ratios=mlp_ratios)
         n = self.num_stages
-        embed_dims = per_stage('embed_dims', settings['embed_dims'], n)
-        depths = per_stage('depths', settings['depths'], n)
-        num_heads = per_stage('num_heads', settings['num_heads'], n)
-        mlp_ratios = per_stage('mlp_ratios', settings['mlp_ratios'], n)
+        embed_dims, depths, num_heads, mlp_ratios = (
+            per_stage(key, settings[key], n)
+            for key in ('embed_dims', 'depths', 'num_heads', 'mlp_ratios'))
         sr_ratios = per_stage('sr_ratios', sr_ratios, n)
         agent_num = per_stage('agent_num', agent_num, n)
         agent_shapes = per_stage('downstream_agent_shapes',
                                  downstream_agent_shapes, n)
-        check_common_args(
-            n, out_indices, frozen_stages, pretrain_img_size, patch_size,
-            in_channels,
-            dict(drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
-                 drop_path_rate=drop_path_rate), kernel_size, agent_num,
-            agent_shapes,
-            dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
-                 sr_ratios=sr_ratios))
+        agent_sr = per_stage(self.agent_sr_name, agent_sr_ratios, n)
+        self.check_args(n, {
+            'embed_dims': embed_dims, 'depths': depths,
+            'num_heads': num_heads, 'sr_ratios': sr_ratios,
+            'agent_num': agent_num, self.agent_sr_name: agent_sr})
         kinds = block_kinds(attn_type, depths, self.softmax_attention)
-        agent_sr = stage_digits('agent_sr_ratios (la_sr_ratios)',
-                                agent_sr_ratios, n)
         if any(r != 1 for r, stage in zip(agent_sr, kinds)
                if 'agent' in stage):
             raise NotImplementedError(
@@ -174,10 +178,10 @@ class AgentPVT(AttentionBackbone):
             embed_dims=embed_dims, depths=depths, num_heads=num_heads,
             mlp_ratios=mlp_ratios, attn_type=attn_type)
         self.embed_dims = embed_dims
-        self.pretrain_img_size = pretrain_img_size
-        self.exact = exact
+        self.use_abs_pos_embed = use_abs_pos_embed
+        self.norm_after_stage = norm_after_stage
 
-        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        drop_paths = drop_path_schedule(drop_path_rate, depths)
         # Pretraining token grid per stage: 56, 28, 14, 7 at 224.
         self.pos_grids = [pretrain_img_size // patch_size // 2**i
                           for i in range(n)]
@@ -185,45 +189,47 @@ class AgentPVT(AttentionBackbone):
         for i in range(n):
             stride = patch_size if i == 0 else 2
             grid = self.pos_grids[i]
-            self.add_module(f'patch_embed{i + 1}',
-                            PatchEmbed(in_dims, embed_dims[i], stride,
-                                       pad_input=False))
-            pos_embed = nn.Parameter(torch.zeros(1, grid * grid,
-                                                 embed_dims[i]))
-            trunc_normal_(pos_embed, std=.02)
-            setattr(self, f'pos_embed{i + 1}', pos_embed)
-            self.add_module(f'pos_drop{i + 1}', nn.Dropout(drop_rate))
-            context = dict(
+            self.add_module(
+                f'patch_embed{i + 1}',
+                PatchEmbed(in_dims, embed_dims[i], stride, pad_input=False,
+                           kernel_size=2 * stride -
+                           1 if overlapping_patch_embed else None))
+            if use_abs_pos_embed:
+                pos_embed = nn.Parameter(
+                    torch.zeros(1, grid * grid, embed_dims[i]))
+                trunc_normal_(pos_embed, std=.02)
+                setattr(self, f'pos_embed{i + 1}', pos_embed)
+                self.add_module(f'pos_drop{i + 1}', nn.Dropout(drop_rate))
+            context = self.stage_context(
                 embed_dims=embed_dims[i], num_heads=num_heads[i],
-                pretrain_hw=(grid, grid), fused_qkv=False, qkv_bias=qkv_bias,
-                attn_drop=attn_drop_rate, proj_drop=drop_rate, exact=exact,
-                agent_num=agent_num[i],
-                agent_shape=agent_shapes[i], kernel_size=kernel_size,
-                scale=scale)
-            blocks = ModuleList(
-                self.build_block(
-                    kind,
-                    dict(context, sr_ratio=sr_ratios[i] if kind ==
-                         self.softmax_attention else agent_sr[i]),
-                    mlp_ratio=mlp_ratios[i], drop=drop_rate,
-                    drop_path=dpr[sum(depths[:i]) + j], norm_cfg=norm_cfg,
-                    with_cp=with_cp) for j, kind in enumerate(kinds[i]))
-            self.add_module(f'block{i + 1}', blocks)
+                pretrain_hw=(grid, grid), fused_qkv=False,
+                agent_num=agent_num[i], agent_shape=agent_shapes[i])
+            self.add_module(
+                f'block{i + 1}',
+                self.build_stage(
+                    kinds[i], context, drop_paths[i],
+                    lambda j, kind, i=i: dict(
+                        sr_ratio=sr_ratios[i] if kind == self.
+                        softmax_attention else agent_sr[i]),
+                    mlp_ratio=mlp_ratios[i], norm_cfg=norm_cfg,
+                    mlp_dwconv=use_conv_ffn))
+            if norm_after_stage:
+                self.add_module(f'norm{i + 1}',
+                                nn.LayerNorm(embed_dims[i], eps=1e-6))
             in_dims = embed_dims[i]
 
-        self.apply(self._init_linear_and_norm)
-        self._setup_outputs(n, out_indices, frozen_stages, norm_eval)
+        self.finish_building(n)
 
     def _stem_parts(self):
-        return [self.patch_embed1, self.pos_embed1]
+        return [self.patch_embed1] + ([self.pos_embed1]
+                                      if self.use_abs_pos_embed else [])
 
     def _stage_parts(self, index: int):
         i = index + 1
-        parts = [getattr(self, f'block{i}')]
+        names = [f'block{i}', f'norm{i}']
         if i > 1:
-            parts += [getattr(self, f'patch_embed{i}'),
-                      getattr(self, f'pos_embed{i}')]
-        return parts
+            names += [f'patch_embed{i}', f'pos_embed{i}']
+        return [getattr(self, n) for n in names if hasattr(self, n)]
 
     def _pos_embed(self, stage: int, hw: Tuple[int, int],
                    valid_hw=None) -> torch.Tensor:
@@ -254,12 +260,16 @@ class AgentPVT(AttentionBackbone):
             patch_embed = getattr(self, f'patch_embed{i}')
             x, hw = patch_embed(x)
             sizes, valid = next_stage_sizes(sizes, patch_embed, hw)
-            x = getattr(self, f'pos_drop{i}')(
-                x + self._pos_embed(i, hw, valid))
+            if self.use_abs_pos_embed:
+                x = getattr(self, f'pos_drop{i}')(
+                    x + self._pos_embed(i, hw, valid))
             for block in getattr(self, f'block{i}'):
                 x = block(x, hw, valid)
-            x = zero_padding(x, hw, valid)
-            x = x.reshape(x.shape[0], *hw, -1).permute(0, 3, 1, 2).contiguous()
+            if self.norm_after_stage:
+                x = getattr(self, f'norm{i}')(x)
+            # zero padding: what the next (overlapping) patch embedding
+            # sees around an image alone
+            x = token_map(zero_padding(x, hw, valid), hw)
             if i - 1 in self.out_indices:
                 outs.append(x)
         return tuple(outs)

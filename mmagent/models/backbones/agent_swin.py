@@ -11,8 +11,8 @@ from mmengine.registry import MODELS
 from ..layers import PatchEmbed, PatchMerging, block_kinds
 from ..layers.padding import (image_sizes, next_stage_sizes, padded_sizes,
                               zero_outside_images, zero_padding)
-from .base import (AttentionBackbone, accepts_official_kwargs,
-                   check_common_args, per_stage, resolve_arch)
+from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
+                   per_stage, token_map)
 
 # Softmax ('B') blocks use a window of max(7, window_size // 8): the official
 # configs pass window_size=56, the (unused) window of the agent blocks.
@@ -127,7 +127,7 @@ class AgentSwinTransformer(AttentionBackbone):
     optional_keys = (r'norm\d+\.(weight|bias)',
                      r'.*relative_position_index')
 
-    @accepts_official_kwargs(
+    @backbone_init(
         aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',
                      embed_dim='embed_dims', use_checkpoint='with_cp'),
         ignored=('num_classes', ))
@@ -155,46 +155,31 @@ class AgentSwinTransformer(AttentionBackbone):
                  ape: bool = False,
                  patch_norm: bool = True,
                  pad_small_map: bool = True,
-                 out_indices: Sequence[int] = (0, 1, 2, 3),
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 exact: bool = False,
-                 attn_cfgs: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg, pretrained=pretrained,
-                         attn_cfgs=attn_cfgs)
+                 **kwargs):
+        super().__init__(**kwargs)
         if ape:
             raise NotImplementedError(
                 'ape=True: no Agent-Swin model uses an absolute position '
                 'embedding; set ape=False')
-        settings = resolve_arch(
-            'AgentSwinTransformer', arch, self.arch_zoo,
-            dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
-                 attn_type=attn_type))
+        settings = self.resolve_settings(
+            embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+            attn_type=attn_type)
         depths = list(settings['depths'])
         n = len(depths)
         num_heads = per_stage('num_heads', settings['num_heads'], n)
         agent_num = per_stage('agent_num', agent_num, n)
         agent_shapes = per_stage('downstream_agent_shapes',
                                  downstream_agent_shapes, n)
-        check_common_args(
-            n, out_indices, frozen_stages, pretrain_img_size, patch_size,
-            in_channels,
-            dict(drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
-                 drop_path_rate=drop_path_rate), kernel_size, agent_num,
-            agent_shapes,
-            dict(embed_dims=settings['embed_dims'], depths=depths,
-                 num_heads=num_heads, window_size=window_size))
+        self.check_args(n, dict(embed_dims=settings['embed_dims'],
+                                depths=depths, num_heads=num_heads,
+                                window_size=window_size,
+                                agent_num=agent_num))
         kinds = block_kinds(settings['attn_type'], depths,
                             self.softmax_attention)
         self.arch_settings = settings
         self.num_stages = n
         self.embed_dims = settings['embed_dims']
         self.num_features = [self.embed_dims * 2**i for i in range(n)]
-        self.pretrain_img_size = pretrain_img_size
-        self.exact = exact
         softmax_window = max(MIN_SOFTMAX_WINDOW, window_size // 8)
 
         self.patch_embed = PatchEmbed(
@@ -202,40 +187,28 @@ class AgentSwinTransformer(AttentionBackbone):
             norm=patch_norm)
         self.pos_drop = nn.Dropout(drop_rate)
 
-        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        drop_paths = drop_path_schedule(drop_path_rate, depths)
         self.layers = ModuleList()
         for i in range(n):
             dims = self.num_features[i]
             # Pretraining token grid of this stage: 56, 28, 14, 7 at 224.
             grid = pretrain_img_size // patch_size // 2**i
+            context = self.stage_context(
+                embed_dims=dims, num_heads=num_heads[i],
+                pretrain_hw=(grid, grid), fused_qkv=True,
+                window_size=softmax_window, agent_num=agent_num[i],
+                agent_shape=agent_shapes[i], pad_small_map=pad_small_map)
             # Agent blocks are global (never windowed or shifted); odd
             # window blocks shift, counting agent blocks too.
-            context = dict(
-                embed_dims=dims, num_heads=num_heads[i],
-                pretrain_hw=(grid, grid), fused_qkv=True, qkv_bias=qkv_bias,
-                qk_scale=qk_scale, attn_drop=attn_drop_rate,
-                proj_drop=drop_rate, exact=exact, window_size=softmax_window,
-                agent_num=agent_num[i], agent_shape=agent_shapes[i],
-                kernel_size=kernel_size, scale=scale,
-                pad_small_map=pad_small_map)
-            blocks = [
-                self.build_block(
-                    kind, dict(context, shift_size=softmax_window // 2
-                               if j % 2 else 0),
-                    mlp_ratio=mlp_ratio, drop=drop_rate,
-                    drop_path=dpr[sum(depths[:i]) + j],
-                    norm_cfg=dict(type='LN'), with_cp=with_cp)
-                for j, kind in enumerate(kinds[i])
-            ]
+            blocks = self.build_stage(
+                kinds[i], context, drop_paths[i],
+                lambda j, kind: dict(shift_size=softmax_window // 2
+                                     if j % 2 else 0),
+                mlp_ratio=mlp_ratio, norm_cfg=dict(type='LN'))
             downsample = PatchMerging(dims) if i < n - 1 else None
             self.layers.append(AgentSwinStage(blocks, downsample))
-
-        for i in out_indices:
-            if 0 <= i < n:
-                self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
-
-        self.apply(self._init_linear_and_norm)
-        self._setup_outputs(n, out_indices, frozen_stages, norm_eval)
+        self.add_output_norms(self.num_features)
+        self.finish_building(n)
 
     def _stem_parts(self):
         return [self.patch_embed]
@@ -267,8 +240,6 @@ class AgentSwinTransformer(AttentionBackbone):
             if i in self.out_indices:
                 out = zero_padding(getattr(self, f'norm{i}')(out), out_hw,
                                    valid)
-                outs.append(
-                    out.view(-1, *out_hw, self.num_features[i]).permute(
-                        0, 3, 1, 2).contiguous())
+                outs.append(token_map(out, out_hw))
             hw = hw_next
         return tuple(outs)

@@ -9,11 +9,12 @@ import functools
 import inspect
 import re
 import warnings
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
+import torch
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -26,20 +27,25 @@ from .resize_weights import fit_resolution
 NORM_TYPES = (_BatchNorm, nn.LayerNorm, nn.GroupNorm)
 
 
-def accepts_official_kwargs(aliases: Dict[str, str],
-                            ignored: Sequence[str] = ()):
-    """Let ``__init__`` take the official backbone dicts unchanged.
+def backbone_init(aliases: Optional[Dict[str, str]] = None,
+                  ignored: Sequence[str] = ()):
+    """Decorate a family's ``__init__``: record its arguments for the
+    skeleton and let it take the official backbone dicts unchanged.
 
     ``aliases`` maps an official name to ours (e.g. ``img_size`` ->
     ``pretrain_img_size``); ``ignored`` names are accepted and dropped because
     the official code ignores them too (e.g. ``num_classes``, ``qk_scale``).
+    Every argument, defaults included, is kept in ``self.init_args``:
+    :class:`AttentionBackbone` reads the common ones (``out_indices``,
+    ``drop_rate``, ``qkv_bias`` ...) from there by name, so a family states
+    them once, in its signature.
     """
 
     def decorator(init):
 
         @functools.wraps(init)
         def wrapper(self, *args, **kwargs):
-            for official, ours in aliases.items():
+            for official, ours in (aliases or {}).items():
                 if official in kwargs:
                     if ours in kwargs:
                         raise TypeError(f'{type(self).__name__} got both '
@@ -55,12 +61,27 @@ def accepts_official_kwargs(aliases: Dict[str, str],
                     f'; it accepts {", ".join(sorted(accepted))}'
                 raise TypeError(f'{type(self).__name__} got an unexpected '
                                 f'keyword argument {unknown[0]!r}{hint}')
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            init_args = dict(common)
+            for name, value in bound.arguments.items():
+                if name == 'kwargs':
+                    init_args.update(value)
+                elif name != 'self':
+                    init_args[name] = value
+            # a plain attribute, set before nn.Module.__init__ runs
+            object.__setattr__(self, 'init_args', init_args)
             return init(self, *args, **kwargs)
 
-        accepted = [
-            name for name in inspect.signature(init).parameters
-            if name != 'self'
-        ] + list(aliases) + list(ignored)
+        signature = inspect.signature(init)
+        # the arguments AttentionBackbone.__init__ takes for every family
+        common = {
+            name: p.default for name, p in inspect.signature(
+                AttentionBackbone.__init__).parameters.items()
+            if name != 'self'}
+        accepted = [name for name in signature.parameters
+                    if name not in ('self', 'kwargs')] + list(common) + \
+            list(aliases or {}) + list(ignored)
         return wrapper
 
     return decorator
@@ -128,52 +149,43 @@ def check_kernel_size(kernel_size: int) -> None:
                          f'kernel_size // 2 on each side), got {kernel_size}')
 
 
-def check_common_args(num_stages: int, out_indices: Sequence[int],
-                      frozen_stages: int, pretrain_img_size: int,
-                      patch_size: int, in_channels: int, rates: dict,
-                      kernel_size: int, agent_num: Sequence[int],
-                      agent_shapes: Sequence, sizes: dict,
-                      num_downsamplings: Optional[int] = None) -> None:
-    """The checks every family runs before building anything: outputs and
-    freezing, dropout ``rates``, the image and patch sizes, the agent grids,
-    the DWC kernel and the positive ``sizes`` (name -> value or list).
-    ``num_downsamplings`` (default: one between consecutive stages) sets
-    the smallest ``pretrain_img_size``."""
-    if num_downsamplings is None:
-        num_downsamplings = num_stages - 1
-    AttentionBackbone.check_outputs(num_stages, out_indices, frozen_stages)
-    for name, value in sizes.items():
-        check_positive(name, value)
-    for name, rate in rates.items():
-        check_rate(name, rate)
-    check_positive('patch_size', patch_size)
-    check_positive('in_channels', in_channels)
-    # every stage must keep at least one token of the pretraining grid
-    check_positive('pretrain_img_size (img_size)', pretrain_img_size,
-                   minimum=patch_size * 2**num_downsamplings)
-    check_positive('agent_num', agent_num)
-    check_agent_shapes('downstream_agent_shapes', agent_shapes)
-    check_kernel_size(kernel_size)
-
-
-def stage_digits(name: str, value, num_stages: int) -> List[int]:
-    """An official per-stage digit string (``'1111'``, ``'8421'``) as
-    ints, one digit >= 1 per stage."""
-    digits = str(value)
-    if len(digits) != num_stages or not digits.isdigit() or '0' in digits:
-        raise ValueError(f'{name} needs {num_stages} digits >= 1, got '
-                         f'{value!r}')
-    return [int(d) for d in digits]
-
-
 def per_stage(name: str, value, num_stages: int) -> list:
-    """Broadcast a scalar to all stages and check list lengths."""
+    """One value per stage from one value for every stage, a list or tuple
+    with one per stage (digit strings become ints: the official configs
+    pass ``agent_num`` so), or an official string: one digit per stage
+    (``'1111'``, ``'8421'``) or numbers joined by ``-``
+    (``'56-28-14-7'``)."""
+    if isinstance(value, str):
+        parts = value.split('-') if '-' in value else list(value)
+        if len(parts) != num_stages or not all(p.isdigit() for p in parts):
+            raise ValueError(
+                f'{name} needs {num_stages} numbers, one per stage (e.g. '
+                f"{'1' * num_stages!r} or a list), got {value!r}")
+        return [int(p) for p in parts]
     if isinstance(value, (list, tuple)):
         if len(value) != num_stages:
             raise ValueError(f'{name} needs {num_stages} entries (one per '
                              f'stage), got {len(value)}: {value}')
-        return list(value)
+        if any(isinstance(v, str) and not v.isdigit() for v in value):
+            raise ValueError(f'{name} needs one number per stage, got '
+                             f'{value!r}')
+        return [int(v) if isinstance(v, str) else v for v in value]
     return [value] * num_stages
+
+
+def drop_path_schedule(drop_path_rate: float,
+                       depths: Sequence[int]) -> List[List[float]]:
+    """Stochastic depth rising linearly from 0 to ``drop_path_rate`` over
+    all blocks, split per stage."""
+    rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+    starts = [sum(depths[:i]) for i in range(len(depths))]
+    return [rates[s:s + d] for s, d in zip(starts, depths)]
+
+
+def token_map(x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+    """``(B, H*W, C)`` tokens as a ``(B, C, H, W)`` map."""
+    x = x.reshape(x.shape[0], *hw_shape, -1)
+    return x.permute(0, 3, 1, 2).contiguous()
 
 
 class AttentionBackbone(BaseModule):
@@ -186,11 +198,22 @@ class AttentionBackbone(BaseModule):
     :meth:`_stage_parts` for freezing and may list in :attr:`optional_keys`
     the state-dict keys an official ImageNet checkpoint legitimately lacks.
 
+    Every family takes these arguments (through its ``**kwargs``):
+
     Args:
+        out_indices (Sequence[int]): Stages to output. Default: all four.
+        frozen_stages (int): ``-1`` freezes nothing, ``0`` the stem,
+            ``k >= 1`` also stages ``1..k`` (see the family).
+        norm_eval (bool): Keep normalization layers in eval mode while
+            training. Default: False.
+        with_cp (bool): Gradient checkpointing per block. Default: False.
+        exact (bool): The official operation order instead of the fast
+            path. Default: False.
         attn_cfgs (dict, optional): Extra arguments per attention kind,
             e.g. ``dict(agent=dict(kernel_size=5))``; they override what the
             family passes to every block of that kind.
-        init_cfg, pretrained: See :meth:`init_weights`.
+        pretrained (str, optional): Deprecated, use ``init_cfg``.
+        init_cfg (dict, optional): See :meth:`init_weights`.
     """
 
     #: The registered attention kind of the family's softmax ('B') blocks.
@@ -198,9 +221,15 @@ class AttentionBackbone(BaseModule):
     # Regexes (re.fullmatch) of keys a checkpoint may lack without error.
     optional_keys: Sequence[str] = ()
 
-    def __init__(self, init_cfg: Optional[dict] = None,
+    def __init__(self,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 exact: bool = False,
+                 attn_cfgs: Optional[Dict[str, dict]] = None,
                  pretrained: Optional[str] = None,
-                 attn_cfgs: Optional[Dict[str, dict]] = None):
+                 init_cfg: Optional[dict] = None):
         unknown = set(attn_cfgs or {}) - set(ATTENTIONS.module_dict)
         if unknown:
             raise ValueError(f'attn_cfgs names unknown attention kinds '
@@ -216,7 +245,14 @@ class AttentionBackbone(BaseModule):
         elif pretrained is not None:
             raise TypeError('pretrained must be a str or None')
         super().__init__(init_cfg=init_cfg)
+        # what the family passed on (e.g. DeiT's normalised out_indices)
+        self.init_args = dict(
+            getattr(self, 'init_args', {}), out_indices=out_indices,
+            frozen_stages=frozen_stages, norm_eval=norm_eval,
+            with_cp=with_cp, exact=exact, attn_cfgs=attn_cfgs)
         self.attn_cfgs = dict(attn_cfgs or {})
+        self.pretrain_img_size = self.init_args.get('pretrain_img_size')
+        self.exact = exact
 
     @staticmethod
     def _init_linear_and_norm(m: nn.Module) -> None:
@@ -231,6 +267,64 @@ class AttentionBackbone(BaseModule):
             nn.init.constant_(m.weight, 1.0)
             nn.init.constant_(m.bias, 0)
 
+    # ------------------------------------------------------------------
+    # the skeleton: what every family's __init__ does with its arguments
+    # ------------------------------------------------------------------
+    #: Dropout arguments every family takes, checked as probabilities.
+    rate_args = ('drop_rate', 'attn_drop_rate', 'drop_path_rate')
+
+    def resolve_settings(self, **overrides) -> dict:
+        """The ``arch`` preset (of :attr:`arch_zoo`) updated with the
+        explicitly given (non-None) structural ``overrides``."""
+        return resolve_arch(type(self).__name__, self.init_args['arch'],
+                            self.arch_zoo, overrides)
+
+    def check_args(self, num_stages: int, sizes: dict,
+                   num_downsamplings: Optional[int] = None) -> None:
+        """The checks before building anything: ``out_indices`` and
+        ``frozen_stages`` against ``num_stages``, the dropout rates, the
+        image, patch and input sizes, the agent grids and the DWC kernel
+        (where the family takes them) from ``init_args``, and the positive
+        ``sizes`` (name -> value or per-stage list). ``num_downsamplings``
+        (default: one between consecutive stages) sets the smallest
+        ``pretrain_img_size``: every stage keeps a token of its grid."""
+        args = self.init_args
+        if num_downsamplings is None:
+            num_downsamplings = num_stages - 1
+        self.check_outputs(num_stages, args['out_indices'],
+                           args['frozen_stages'])
+        for name, value in sizes.items():
+            check_positive(name, value)
+        for name in self.rate_args:
+            check_rate(name, args[name])
+        check_positive('patch_size', args['patch_size'])
+        check_positive('in_channels', args['in_channels'])
+        check_positive('pretrain_img_size (img_size)',
+                       args['pretrain_img_size'],
+                       minimum=args['patch_size'] * 2**num_downsamplings)
+        if 'downstream_agent_shapes' in args:
+            check_agent_shapes(
+                'downstream_agent_shapes',
+                per_stage('downstream_agent_shapes',
+                          args['downstream_agent_shapes'], num_stages))
+        if 'kernel_size' in args:
+            check_kernel_size(args['kernel_size'])
+
+    def stage_context(self, **stage) -> dict:
+        """A stage's block context (see
+        :class:`~mmagent.models.layers.BlockContext`): the settings the
+        family's signature takes for every block (``qkv_bias``, dropout,
+        ``exact``, the agent ``kernel_size``/``scale``, ``qk_scale``) with
+        the stage's own ``stage`` entries."""
+        args = self.init_args
+        context = dict(qkv_bias=args['qkv_bias'],
+                       attn_drop=args['attn_drop_rate'],
+                       proj_drop=args['drop_rate'], exact=args['exact'])
+        for name in ('kernel_size', 'scale', 'qk_scale'):
+            if name in args:
+                context[name] = args[name]
+        return dict(context, **stage)
+
     def build_block(self, kind: str, context: dict,
                     **block_kwargs) -> TransformerBlock:
         """A pre-norm :class:`TransformerBlock` whose attention is ``kind``
@@ -238,8 +332,48 @@ class AttentionBackbone(BaseModule):
         :func:`~mmagent.models.layers.build_attention`) and ``attn_cfgs``.
         ``block_kwargs`` go to the block (``mlp_ratio``, ``drop``,
         ``drop_path``, ``norm_cfg``, ``with_cp``)."""
-        attn = build_attention(kind, context, self.attn_cfgs.get(kind))
-        return TransformerBlock(context['embed_dims'], attn, **block_kwargs)
+        return TransformerBlock(context['embed_dims'],
+                                self.build_attention(kind, context),
+                                **block_kwargs)
+
+    def build_attention(self, kind: str, context: dict) -> nn.Module:
+        """The attention ``kind`` from a block ``context`` and the
+        backbone's ``attn_cfgs[kind]``."""
+        return build_attention(kind, context, self.attn_cfgs.get(kind))
+
+    def build_stage(self, kinds: Sequence[str], context: dict,
+                    drop_paths: Sequence[float],
+                    block_context: Optional[Callable[[int, str], dict]] = None,
+                    **block_kwargs) -> ModuleList:
+        """The blocks of one stage: block ``j`` is :meth:`build_block` of
+        ``kinds[j]`` with ``context`` updated by ``block_context(j, kind)``
+        (e.g. a shift on odd blocks), stochastic depth ``drop_paths[j]``,
+        the MLP dropout ``drop_rate`` and ``with_cp`` of ``init_args``."""
+        block_kwargs = dict(dict(drop=self.init_args['drop_rate'],
+                                 with_cp=self.init_args['with_cp']),
+                            **block_kwargs)
+        return ModuleList(
+            self.build_block(
+                kind, {**context, **(block_context(j, kind)
+                                     if block_context else {})},
+                drop_path=drop_paths[j], **block_kwargs)
+            for j, kind in enumerate(kinds))
+
+    def add_output_norms(self, channels: Sequence[int]) -> None:
+        """``norm{i}`` (LayerNorm of stage ``i``'s ``channels[i]``) for each
+        of ``out_indices``, as the official Swin/CSWin downstream backbones
+        name them."""
+        for i in self.init_args['out_indices']:
+            self.add_module(f'norm{i}', nn.LayerNorm(channels[i]))
+
+    def finish_building(self, num_stages: int) -> None:
+        """The last step of every family's ``__init__``: the official
+        initialisation of linears and norms, then ``out_indices``,
+        ``frozen_stages`` and ``norm_eval`` of ``init_args``."""
+        self.apply(self._init_linear_and_norm)
+        args = self.init_args
+        self._setup_outputs(num_stages, args['out_indices'],
+                            args['frozen_stages'], args['norm_eval'])
 
     @staticmethod
     def check_outputs(num_stages: int, out_indices: Sequence[int],

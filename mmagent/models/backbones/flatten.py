@@ -4,7 +4,8 @@ with focused linear attention (stage code ``'L'``) where the official
 models use it, and the official FLatten keyword arguments
 (``focusing_factor``, ``kernel_size``, ``la_sr_ratios``).
 
-They add no module of their own: ``FLattenPVT(...)`` is
+They add no module of their own (PVT v2 is PVT with four flags):
+``FLattenPVT(...)`` is
 ``AgentPVT(attn_type='LLLL', kernel_size=5, attn_cfgs=dict(focused_linear=
 dict(focusing_factor=3)), ...)``, and the parameter names are the official
 FLatten ones, so official checkpoints load after the converter.
@@ -54,6 +55,7 @@ class FLattenPVT(AgentPVT):
     The FLatten arguments are keyword-only; positional ones go to
     :class:`AgentPVT` (``arch`` first).
     """
+    agent_sr_name = 'la_sr_ratios'
 
     def __init__(self,
                  *args,
@@ -71,6 +73,51 @@ class FLattenPVT(AgentPVT):
             agent_sr_ratios=la_sr_ratios,
             attn_cfgs=with_focusing_factor(attn_cfgs, focusing_factor),
             **kwargs)
+
+
+# PVT v2 is PVT with these flags (mmdet's PVTv2 is written the same way).
+PVT_V2_FLAGS = dict(use_abs_pos_embed=False, overlapping_patch_embed=True,
+                    use_conv_ffn=True, norm_after_stage=True)
+
+
+@MODELS.register_module()
+class FLattenPVTv2(FLattenPVT):
+    """FLatten-PVTv2 (`PVT v2 <https://arxiv.org/abs/2106.13797>`_ with
+    focused linear attention): :class:`FLattenPVT` with overlapping patch
+    embeddings, a depth-wise conv inside every MLP, a norm at the end of
+    every stage and no absolute position embedding.
+
+    Takes every argument of :class:`FLattenPVT` but those four flags, with
+    the PVTv2 presets ``'b0'`` ... ``'b4'`` (default ``'b1'``). Module and
+    parameter names are the official ones (``patch_embed{i}``,
+    ``block{i}.{j}``, ``norm{i}``, ``mlp.dwconv.dwconv``), so official
+    checkpoints load after the converter; the official ``patch_size`` is
+    accepted and ignored, as officially (the stem is a 7x7 stride-4 conv).
+
+    Shapes:
+        - output: tuple of ``(B, C_i, ceil(H / s_i), ceil(W / s_i))`` for
+          ``i in out_indices``, strides 4, 8, 16, 32, each after its
+          stage's norm ``norm{i + 1}``.
+    """
+    arch_zoo = {
+        'b0': dict(embed_dims=[32, 64, 160, 256], depths=[2, 2, 2, 2],
+                   num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4]),
+        'b1': dict(embed_dims=[64, 128, 320, 512], depths=[2, 2, 2, 2],
+                   num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4]),
+        'b2': dict(embed_dims=[64, 128, 320, 512], depths=[3, 4, 6, 3],
+                   num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4]),
+        'b3': dict(embed_dims=[64, 128, 320, 512], depths=[3, 4, 18, 3],
+                   num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4]),
+        'b4': dict(embed_dims=[64, 128, 320, 512], depths=[3, 8, 27, 3],
+                   num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4]),
+    }
+
+    def __init__(self, arch='b1', *args, patch_size=None, **kwargs):
+        fixed = sorted(set(PVT_V2_FLAGS) & set(kwargs))
+        if fixed:
+            raise TypeError(f'FLattenPVTv2 fixes {fixed[0]}; FLattenPVT '
+                            f'takes the four PVT v2 flags one by one')
+        super().__init__(arch, *args, **PVT_V2_FLAGS, **kwargs)
 
 
 @MODELS.register_module()

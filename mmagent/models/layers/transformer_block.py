@@ -1,13 +1,13 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """The pre-norm transformer block shared by every backbone family."""
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleList
 
 from .padding import zero_padding
 
@@ -64,12 +64,18 @@ class Mlp(BaseModule):
 
 
 class TransformerBlock(BaseModule):
-    """``x + drop_path(attn(norm1(x)))`` then ``x + drop_path(mlp(norm2(x)))``.
+    """``x + drop_path(attn(norm1(x)))`` then ``x + drop_path(mlp(norm2(x)))``:
+    the pre-norm block of every family.
 
     Args:
         embed_dims (int): Channels ``C``.
-        attn (nn.Module): Token mixer called as ``attn(tokens, hw_shape)``;
-            it is stored under the official name ``attn``.
+        attn (nn.Module | Sequence[nn.Module]): The token mixer, called as
+            ``attn(tokens, hw_shape)`` and stored under the official name
+            ``attn``; or CSWin's layout, stored as ``attns``: with
+            ``qkv_bias`` set, the block owns ``qkv`` and ``proj`` and the
+            one or two branches each take their channel half of
+            ``(q, k, v)`` as ``branch((q, k, v), hw_shape)``; without it,
+            one self-contained mixer.
         mlp_ratio (float): Hidden width of the MLP relative to ``C``.
         drop (float): Dropout inside the MLP. Default: 0.
         drop_path (float): Stochastic depth rate. Default: 0.
@@ -79,6 +85,8 @@ class TransformerBlock(BaseModule):
             recomputation of the block in backward). Default: False.
         mlp_dwconv (bool): PVTv2's depth-wise conv inside the MLP.
             Default: False.
+        qkv_bias (bool, optional): Bias of the block's own ``qkv`` (CSWin's
+            layout only). Default: None.
 
     Shapes:
         - x: ``(B, H*W, C)``; hw_shape: ``(H, W)``; output ``(B, H*W, C)``.
@@ -89,7 +97,7 @@ class TransformerBlock(BaseModule):
 
     def __init__(self,
                  embed_dims: int,
-                 attn: nn.Module,
+                 attn: Union[nn.Module, Sequence[nn.Module]],
                  mlp_ratio: float,
                  drop: float = 0.,
                  drop_path: float = 0.,
@@ -97,24 +105,53 @@ class TransformerBlock(BaseModule):
                  act_cfg: dict = dict(type='GELU'),
                  with_cp: bool = False,
                  mlp_dwconv: bool = False,
+                 qkv_bias: Optional[bool] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.with_cp = with_cp
+        self.branches = not isinstance(attn, nn.Module)
+        if self.branches and not (
+                len(attn) in (1, 2) and (qkv_bias is not None or
+                                         len(attn) == 1)):
+            raise ValueError(f'CSWin\'s layout has 1 or 2 branches (1 '
+                             f'without the block\'s qkv), got {len(attn)}')
+        self.project = self.branches and qkv_bias is not None
+        if self.project:
+            self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
         self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.attn = attn
+        if self.project:
+            self.proj = nn.Linear(embed_dims, embed_dims)
+        if self.branches:
+            self.attns = ModuleList(attn)
+        else:
+            self.attn = attn
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), act_cfg, drop,
                        dwconv=mlp_dwconv)
 
+    def _mix(self, x: torch.Tensor, hw_shape: Sequence[int], valid_hw=None):
+        if not self.branches:
+            if valid_hw is not None and getattr(self.attn, 'masks_padding',
+                                                False):
+                return self.attn(x, hw_shape, valid_hw=valid_hw)
+            return self.attn(x, hw_shape)
+        if not self.project:
+            return self.attns[0](x, hw_shape)
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, C).unbind(2)
+        if len(self.attns) == 1:
+            return self.proj(self.attns[0]((q, k, v), hw_shape))
+        half = C // 2
+        return self.proj(torch.cat([
+            branch((q[..., part], k[..., part], v[..., part]), hw_shape)
+            for branch, part in zip(self.attns, (slice(None, half),
+                                                 slice(half, None)))
+        ], dim=-1))
+
     def _forward(self, x: torch.Tensor, hw_shape: Sequence[int],
                  valid_hw=None):
-        if valid_hw is not None and getattr(self.attn, 'masks_padding',
-                                            False):
-            attn = self.attn(self.norm1(x), hw_shape, valid_hw=valid_hw)
-        else:
-            attn = self.attn(self.norm1(x), hw_shape)
-        x = x + self.drop_path(attn)
+        x = x + self.drop_path(self._mix(self.norm1(x), hw_shape, valid_hw))
         return x + self.drop_path(self.mlp(self.norm2(x), hw_shape, valid_hw))
 
     def forward(self, x: torch.Tensor, hw_shape: Sequence[int],

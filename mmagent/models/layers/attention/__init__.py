@@ -10,9 +10,9 @@ import importlib
 import pkgutil
 
 from .agent import AgentAttention, resize_bilinear
-from .registry import (ATTENTIONS, SOFTMAX, STAGE_CODES, block_kinds,
-                       build_attention, parse_block_codes,
-                       register_attention)
+from .registry import (ATTENTIONS, SOFTMAX, STAGE_CODES, BlockContext,
+                       block_kinds, build_attention, init_parameters,
+                       parse_block_codes, register_attention)
 from .spatial_reduction import SpatialReductionAttention
 from .window import (WindowAttention, shifted_window_mask, window_partition,
                      window_reverse)
@@ -21,7 +21,8 @@ for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f'{__name__}.{_module.name}')
 
 __all__ = [
-    'ATTENTIONS', 'SOFTMAX', 'STAGE_CODES', 'block_kinds', 'build_attention',
+    'ATTENTIONS', 'SOFTMAX', 'STAGE_CODES', 'BlockContext', 'block_kinds',
+    'build_attention', 'init_parameters',
     'parse_block_codes', 'register_attention', 'AgentAttention',
     'resize_bilinear', 'SpatialReductionAttention', 'WindowAttention',
     'shifted_window_mask', 'window_partition', 'window_reverse'

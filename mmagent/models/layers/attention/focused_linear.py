@@ -115,6 +115,12 @@ class FocusedLinearAttention(BaseModule):
                              '(fused_qkv=False) and no LePE')
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd, got {kernel_size}')
+        # f_p sharpens by raising the (ReLU'd, so >= 0) features to p: p = 0
+        # makes every feature 1 and p < 0 divides by the zeros of ReLU.
+        if isinstance(focusing_factor, bool) or not isinstance(
+                focusing_factor, (int, float)) or not focusing_factor > 0:
+            raise ValueError(f'focusing_factor (the power p) must be a '
+                             f'number > 0, got {focusing_factor!r}')
         self.embed_dims = embed_dims
         self.num_heads = num_heads
         self.head_dims = embed_dims // num_heads

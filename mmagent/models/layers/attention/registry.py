@@ -3,16 +3,20 @@
 by name, and the official per-stage codes that select them.
 
 A backbone family builds each block's attention with
-:func:`build_attention`, handing it a *context*: everything the family knows
-about that block (``embed_dims``, ``num_heads``, ``qkv_bias``, ``attn_drop``,
-``proj_drop``, ``exact``, the stage's pretraining token grid
+:func:`build_attention`, handing it a *block context*: what the family knows
+about that block, under the names :class:`BlockContext` declares
+(``embed_dims``, ``num_heads``, the stage's pretraining token grid
 ``pretrain_hw``, its ``sr_ratio`` or ``window_size``/``shift_size``, the
 agent settings ...). Each attention kind takes from the context the
-arguments its ``__init__`` names and leaves the rest, so a new kind needs no
-change in any family: one file, one :func:`register_attention`, its tests.
+arguments its ``__init__`` names; a key the context does not declare, or a
+declared key without a default that a kind needs and the family does not
+give, is an error naming the kind and the key, so a misspelt or forgotten
+setting never falls back to a kind's own default. A new kind needs no change
+in any family: one file, one :func:`register_attention`, its tests.
 """
+import dataclasses
 import inspect
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.registry import Registry
 
@@ -31,6 +35,60 @@ STAGE_CODES: Dict[str, str] = {'B': SOFTMAX, 'S': SOFTMAX}
 #: blocks use the string's non-softmax kind, the others softmax; ``n`` is
 #: the number after the per-stage codes (``'AAMB2'``).
 MIXED = 'M'
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockContext:
+    """The settings a family hands to the attention of each block.
+
+    Fields without a default must be given by a family whose blocks use a
+    kind that takes them; the defaults mean "this family has no such
+    feature" (no spatial reduction, no shift, no class token, ...). A kind's
+    own options that no family decides (``focusing_factor``,
+    ``checkpoint_maps`` ...) are not context: they come from the backbone's
+    ``attn_cfgs``.
+    """
+    #: Channels of the block.
+    embed_dims: int
+    #: Attention heads.
+    num_heads: int
+    #: The stage's token grid at the pretraining resolution.
+    pretrain_hw: Tuple[int, int]
+    #: Bias in the q/k/v projections.
+    qkv_bias: bool
+    #: Dropout on attention maps and after the output projection.
+    attn_drop: float
+    proj_drop: float
+    #: The official operation order instead of the fast path.
+    exact: bool
+    #: How the kind gets q/k/v: one fused ``qkv`` projection (True),
+    #: separate ``q``/``kv`` (False) or the block's own (None, CSWin).
+    fused_qkv: Optional[bool]
+    #: Agent attention: agents at pretraining, downstream agent grid, DWC
+    #: kernel (also the focused linear DWC) and scale exponent.
+    agent_num: int
+    agent_shape: Tuple[int, int]
+    kernel_size: int
+    scale: float
+    #: Swin's window side; CSWin's stripe width.
+    window_size: int
+    split_size: int
+    qk_scale: Optional[float] = None
+    sr_ratio: int = 1
+    shift_size: int = 0
+    #: Swin: shift windows of maps that fit in one window (downstream).
+    pad_small_map: bool = True
+    #: Leading tokens outside the map (DeiT's class token).
+    num_extra_tokens: int = 0
+    #: Official name of the agent DWC (CSWin calls it ``get_v``).
+    dwc_name: str = 'dwc'
+    #: CSWin's locally-enhanced positional encoding beside the DWC.
+    lepe: bool = False
+    #: CSWin stripe branch: 0 vertical, 1 horizontal, -1 the whole map.
+    branch: int = -1
+
+
+_CONTEXT_FIELDS = {f.name: f for f in dataclasses.fields(BlockContext)}
 
 
 def register_attention(name: str, code: Optional[str] = None):
@@ -101,28 +159,67 @@ def build_attention(kind: str, context: dict,
 
     Args:
         kind (str): A registered name (``'agent'``, ``'window'``, ...).
-        context (dict): What the family knows about the block; the kind
-            takes the entries its ``__init__`` names.
-        options (dict, optional): Extra keyword arguments for this kind
-            (a backbone's ``attn_cfgs[kind]``); every one must be accepted.
+        context (dict): The block's :class:`BlockContext` entries; the kind
+            takes those its ``__init__`` names.
+        options (dict, optional): Keyword arguments for this kind that win
+            over the context (a backbone's ``attn_cfgs[kind]``); every one
+            must be accepted by the kind.
     """
     cls = ATTENTIONS.get(kind)
     if cls is None:
         raise KeyError(f'unknown attention kind {kind!r}; registered: '
                        f'{sorted(ATTENTIONS.module_dict)}')
-    params = inspect.signature(cls.__init__).parameters
-    kwargs = {k: v for k, v in context.items() if k in params}
-    kwargs.update(options or {})
-    missing = [
-        name for name, p in params.items()
-        if name != 'self' and p.default is inspect.Parameter.empty
-        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        and name not in kwargs
-    ]
-    if missing:
-        raise ValueError(
-            f'attention {kind!r} ({cls.__name__}) needs {missing}, which '
-            f'this backbone does not provide (it provides '
-            f'{sorted(context)}); pass them through attn_cfgs='
-            f'{{{kind!r}: {{...}}}}')
-    return cls(**kwargs)
+    unknown = sorted(set(context) - set(_CONTEXT_FIELDS))
+    if unknown:
+        raise TypeError(
+            f'attention {kind!r}: the block context has the unknown key '
+            f'{unknown[0]!r} (BlockContext declares '
+            f'{sorted(_CONTEXT_FIELDS)}); options of one kind go through '
+            f'attn_cfgs={{{kind!r}: {{...}}}}')
+    params = init_parameters(cls)
+    options = dict(options or {})
+    rejected = sorted(set(options) - set(params))
+    if rejected:
+        raise TypeError(f'attention {kind!r} ({cls.__name__}) takes no '
+                        f'option {rejected[0]!r}; it takes {sorted(params)}')
+    kwargs = {}
+    for name, param in params.items():
+        field = _CONTEXT_FIELDS.get(name)
+        if name in options:
+            kwargs[name] = options[name]
+        elif field is not None and name in context:
+            kwargs[name] = context[name]
+        elif field is not None and field.default is not dataclasses.MISSING:
+            kwargs[name] = field.default
+        elif field is not None:
+            raise ValueError(
+                f'attention {kind!r} ({cls.__name__}) needs the block-context '
+                f'key {name!r}, which this backbone does not give (it gives '
+                f'{sorted(context)})')
+        elif param.default is inspect.Parameter.empty:
+            raise ValueError(
+                f'attention {kind!r} ({cls.__name__}) needs {name!r}; pass '
+                f'it through attn_cfgs={{{kind!r}: {{{name!r}: ...}}}}')
+    attn = cls(**kwargs)
+    # what it was built from, so that another kind (BiViT's binary ones)
+    # can be built in its place
+    attn.built_as = (kind, kwargs)
+    return attn
+
+
+def init_parameters(cls) -> Dict[str, inspect.Parameter]:
+    """The named ``__init__`` parameters of an attention kind, those a
+    subclass passes on through ``**kwargs`` included."""
+    params = {}
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass):
+            continue
+        more = False
+        for name, p in inspect.signature(klass.__init__).parameters.items():
+            if p.kind is p.VAR_KEYWORD:
+                more = True
+            elif name != 'self' and p.kind is not p.VAR_POSITIONAL:
+                params.setdefault(name, p)
+        if not more:
+            break
+    return params
