@@ -1,5 +1,6 @@
-"""Test-only hooks for tests/test_crash_safe_training.py (imported by the
-training subprocess through custom_imports; tests/ is on its PYTHONPATH)."""
+"""Test-only hooks for tests/test_engine/test_crash_safe_training.py
+(imported by the training subprocess through custom_imports; tests/ is on
+its PYTHONPATH)."""
 import os
 import signal
 

@@ -5,23 +5,14 @@
 # attention over the whole 96/48 maps) and EMA 0.99982. No official
 # FLatten-CSwin-B weights exist: it starts from a flatten-cswin-b_in1k.py
 # run (fitted to 384 on load).
-_base_ = './agent-cswin-b-384_in1k.py'
+_base_ = ['./agent-cswin-b-384_in1k.py', '../_base_/flatten.py']
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='FLattenCSWin',
-        arch='b',
-        focusing_factor=3,
-        kernel_size=5,
-        drop_path_rate=0.7,
-        pretrain_img_size=384,
-        split_size=[1, 2, 12, 12],
-        la_split_size='96-48-24-12',
-        out_indices=(3, ),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/flatten-cswin-b_in1k/epoch_310.pth')))
+model = dict(backbone=dict(
+    _base_.flatten_cls_backbone, type='FLattenCSWin', arch='b',
+    drop_path_rate=0.7, pretrain_img_size=384, split_size=[1, 2, 12, 12],
+    la_split_size='96-48-24-12', init_cfg=dict(
+        type='Pretrained',
+        checkpoint='work_dirs/flatten-cswin-b_in1k/epoch_310.pth')))
 custom_hooks = [
     dict(type='EMAHook', momentum=1 - 0.99982, priority='ABOVE_NORMAL')
 ]

@@ -4,22 +4,11 @@
 # 2e-7 per 512 images, wd 1e-8, tested without crop) with the FLatten
 # backbone. The official 224 checkpoint is fitted to 384 when loaded
 # (positional encodings, relative position tables).
-_base_ = './agent-swin-b-384_in1k.py'
+_base_ = ['./agent-swin-b-384_in1k.py', '../_base_/flatten.py']
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='FLattenSwinTransformer',
-        arch='b',
-        attn_type='LLSS',
-        focusing_factor=3,
-        kernel_size=5,
-        drop_path_rate=0.5,
-        pretrain_img_size=384,
-        window_size=96,
-        out_indices=(3, ),
-        pad_small_map=False,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/'
-            '7a9e5186bad04e7fb3a9/?dl=1')))
+model = dict(backbone=dict(
+    _base_.flatten_cls_backbone, type='FLattenSwinTransformer', arch='b',
+    attn_type='LLSS', drop_path_rate=0.5, pretrain_img_size=384,
+    window_size=96, pad_small_map=False, init_cfg=dict(
+        type='Pretrained', checkpoint='https://cloud.tsinghua.edu.cn/f/'
+        '7a9e5186bad04e7fb3a9/?dl=1')))

@@ -1,23 +1,9 @@
 # FLatten-Swin-S + Cascade Mask R-CNN 3x: the Agent-Swin-S detector's
 # recipe (the FLatten paper gives none) with the backbone swapped, initialised
 # from the official FLatten-Swin-S ImageNet weights.
-_base_ = './cascade-mask-rcnn_agent-swin-s_fpn_3x_coco.py'
+_base_ = ['./cascade-mask-rcnn_agent-swin-s_fpn_3x_coco.py',
+          '../_base_/flatten.py']
 
-# Each image's size before the batch padding reaches the backbone, whose
-# focused linear sums then leave the padding out.
-custom_imports = dict(
-    imports=['mmagent', 'mmagent.models.data_preprocessors.det'],
-    allow_failed_imports=False)
-
-model = dict(
-    data_preprocessor=dict(type='PaddingAwareDetDataPreprocessor'),
-    backbone=dict(
-        _delete_=True,
-        type='FLattenSwinTransformer',
-        arch='s',
-        window_size=56,
-        drop_path_rate=0.1,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='data/pretrained/flatten_swin_s.pth')))
+custom_imports = _base_.flatten_det_imports
+model = dict(data_preprocessor=dict(type='PaddingAwareDetDataPreprocessor'),
+             backbone=dict(_base_.flatten_swin_s, drop_path_rate=0.1))

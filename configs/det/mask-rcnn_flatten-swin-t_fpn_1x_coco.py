@@ -3,23 +3,8 @@
 # the backbone swapped: global focused linear attention in stages 1-2,
 # shifted 7x7 windows in stages 3-4, initialised from the official
 # FLatten-Swin-T ImageNet weights.
-_base_ = './mask-rcnn_agent-swin-t_fpn_1x_coco.py'
+_base_ = ['./mask-rcnn_agent-swin-t_fpn_1x_coco.py', '../_base_/flatten.py']
 
-# Each image's size before the batch padding reaches the backbone, whose
-# focused linear sums then leave the padding out.
-custom_imports = dict(
-    imports=['mmagent', 'mmagent.models.data_preprocessors.det'],
-    allow_failed_imports=False)
-
-model = dict(
-    data_preprocessor=dict(type='PaddingAwareDetDataPreprocessor'),
-    backbone=dict(
-        _delete_=True,
-        type='FLattenSwinTransformer',
-        arch='t',
-        window_size=56,
-        drop_path_rate=0.1,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='data/pretrained/flatten_swin_t.pth')))
+custom_imports = _base_.flatten_det_imports
+model = dict(data_preprocessor=dict(type='PaddingAwareDetDataPreprocessor'),
+             backbone=dict(_base_.flatten_swin_t, drop_path_rate=0.1))

@@ -1,8 +1,5 @@
 _base_ = './_base_/retinanet_agent-pvt_fpn_1x_coco.py'
 
 model = dict(
-    backbone=dict(
-        arch='l',
-        drop_path_rate=0.3,
-        init_cfg=dict(
-            checkpoint='data/pretrained/agent_pvt_l_max_acc.pth')))
+    backbone=dict(arch='l', drop_path_rate=0.3, init_cfg=dict(
+        checkpoint='data/pretrained/agent_pvt_l_max_acc.pth')))

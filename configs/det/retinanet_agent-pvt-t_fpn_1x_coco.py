@@ -1,8 +1,5 @@
 _base_ = './_base_/retinanet_agent-pvt_fpn_1x_coco.py'
 
 model = dict(
-    backbone=dict(
-        arch='t',
-        drop_path_rate=0.1,
-        init_cfg=dict(
-            checkpoint='data/pretrained/agent_pvt_t_max_acc.pth')))
+    backbone=dict(arch='t', drop_path_rate=0.1, init_cfg=dict(
+        checkpoint='data/pretrained/agent_pvt_t_max_acc.pth')))

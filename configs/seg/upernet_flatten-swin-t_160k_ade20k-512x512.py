@@ -1,23 +1,9 @@
 # FLatten-Swin-T + UperNet 160k: the Agent-Swin-T segmentor's recipe (the
 # FLatten paper gives none) with the backbone swapped, initialised from the
 # official FLatten-Swin-T ImageNet weights.
-_base_ = './upernet_agent-swin-t_160k_ade20k-512x512.py'
+_base_ = ['./upernet_agent-swin-t_160k_ade20k-512x512.py',
+          '../_base_/flatten.py']
 
-# Each image's size before the batch padding reaches the backbone, whose
-# focused linear sums then leave the padding out.
-custom_imports = dict(
-    imports=['mmagent', 'mmagent.models.data_preprocessors.seg'],
-    allow_failed_imports=False)
-
-model = dict(
-    data_preprocessor=dict(type='PaddingAwareSegDataPreProcessor'),
-    backbone=dict(
-        _delete_=True,
-        type='FLattenSwinTransformer',
-        arch='t',
-        window_size=56,
-        drop_path_rate=0.3,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='data/pretrained/flatten_swin_t.pth')))
+custom_imports = _base_.flatten_seg_imports
+model = dict(data_preprocessor=dict(type='PaddingAwareSegDataPreProcessor'),
+             backbone=dict(_base_.flatten_swin_t, drop_path_rate=0.3))

@@ -5,9 +5,10 @@ mmengine's own ``compile=True`` compiles the whole ``train_step``, the
 optimizer step included, and dynamo fails on mmengine's optimizer wrapper
 with torch 2.13 (``'UserDefinedDictVariable' object has no attribute
 'items'`` in ``_set_capturable``). The backbone is where the attention
-kinds spend the time and it traces as one graph (``tests/test_compile.py``),
-so the tools compile its ``forward`` in place: state-dict keys, hooks,
-checkpoints and the rest of the model stay as they are.
+kinds spend the time and it traces as one graph
+(``tests/test_engine/test_compile.py``), so the tools compile its
+``forward`` in place: state-dict keys, hooks, checkpoints and the rest of
+the model stay as they are.
 """
 from typing import Optional
 

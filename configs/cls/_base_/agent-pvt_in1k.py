@@ -5,12 +5,10 @@
 # 10 cool-down epochs at the minimum; no clipping (T, S) or 1.0 (M, L).
 _base_ = ['./agent_in1k_recipe.py', '../../_base_/agent_pvt.py']
 
+# the native agent grids of the ImageNet model
 model = dict(
-    backbone=dict(
-        _base_.agent_pvt_backbone,
-        downstream_agent_shapes=[(3, 3), (4, 4), (7, 7), (7, 7)],
-        out_indices=(3, ),
-        init_cfg=None),
+    backbone=dict(_base_.agent_pvt_backbone, out_indices=(3, ), init_cfg=None,
+                  downstream_agent_shapes=[(3, 3), (4, 4), (7, 7), (7, 7)]),
     head=dict(in_channels=512))
 
 warmup_epochs, epochs, cooldown_epochs = 5, 300, 10

@@ -5,17 +5,9 @@
 # mean. Everything but the backbone is the Agent-CSwin classifier's (same
 # code base): 20 warm-up epochs from 1e-6, cosine to 1e-5, 10 cool-down
 # epochs, no clipping, model EMA 0.99984 (B: 0.99982 in its leaf).
-_base_ = ['./agent-cswin_in1k.py']
+_base_ = ['./agent-cswin_in1k.py', '../../_base_/flatten.py']
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='FLattenCSWin',
-        arch='t',
-        pretrain_img_size=224,
-        la_split_size='56-28-14-7',
-        focusing_factor=3,
-        kernel_size=5,
-        out_indices=(3, ),
-        drop_path_rate=0.2,
-        init_cfg=None))
+model = dict(backbone=dict(
+    _base_.flatten_cls_backbone, type='FLattenCSWin', arch='t',
+    pretrain_img_size=224, la_split_size='56-28-14-7', drop_path_rate=0.2,
+    init_cfg=None))

@@ -5,17 +5,9 @@
 # backbone is the Agent-PVT classifier's (same code base): its schedule,
 # clipping and weight decay (attn.scale, attn.positional_encoding and
 # pos_embed{i} decayed, as officially).
-_base_ = ['./agent-pvt_in1k.py']
+_base_ = ['./agent-pvt_in1k.py', '../../_base_/flatten.py']
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='FLattenPVT',
-        arch='t',
-        attn_type='LLLL',
-        la_sr_ratios='1111',
-        focusing_factor=3,
-        kernel_size=5,
-        drop_path_rate=0.1,
-        out_indices=(3, ),
-        init_cfg=None))
+model = dict(backbone=dict(
+    _base_.flatten_cls_backbone, type='FLattenPVT', arch='t',
+    attn_type='LLLL', la_sr_ratios='1111', drop_path_rate=0.1,
+    init_cfg=None))

@@ -5,17 +5,6 @@
 # the backbone is the PVT classifier's of the same code base (5 warm-up
 # epochs from 1e-6, cosine to 1e-5, 10 cool-down epochs; clipping 1.0 for
 # B3/B4 in the leaves; attn.scale and attn.positional_encoding decayed).
-_base_ = ['./agent-pvt_in1k.py']
+_base_ = ['./flatten-pvt_in1k.py']
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='FLattenPVTv2',
-        arch='b1',
-        attn_type='LLLL',
-        la_sr_ratios='1111',
-        focusing_factor=3,
-        kernel_size=5,
-        drop_path_rate=0.1,
-        out_indices=(3, ),
-        init_cfg=None))
+model = dict(backbone=dict(type='FLattenPVTv2', arch='b1'))

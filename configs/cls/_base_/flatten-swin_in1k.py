@@ -6,18 +6,9 @@
 # (pad_small_map=False), as in the official classifier. Everything but the
 # backbone is the Agent-Swin classifier's (main.py's schedule: 20 warm-up
 # epochs, clipping at 5.0).
-_base_ = ['./agent-swin_in1k.py']
+_base_ = ['./agent-swin_in1k.py', '../../_base_/flatten.py']
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='FLattenSwinTransformer',
-        arch='t',
-        attn_type='LLSS',
-        window_size=56,
-        focusing_factor=3,
-        kernel_size=5,
-        drop_path_rate=0.2,
-        out_indices=(3, ),
-        pad_small_map=False,
-        init_cfg=None))
+model = dict(backbone=dict(
+    _base_.flatten_cls_backbone, type='FLattenSwinTransformer', arch='t',
+    attn_type='LLSS', window_size=56, drop_path_rate=0.2,
+    pad_small_map=False, init_cfg=None))

@@ -5,28 +5,10 @@
 # bases; configs read it through `_base_.agent_swin_{1x,3x}`.
 warmup = dict(
     type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500)
-agent_swin_1x = dict(
-    max_epochs=12,
-    param_scheduler=[
-        warmup,
-        dict(
-            type='MultiStepLR',
-            begin=0,
-            end=12,
-            by_epoch=True,
-            milestones=[8, 11],
-            gamma=0.1)
-    ])
-agent_swin_3x = dict(
-    max_epochs=36,
-    param_scheduler=[
-        warmup,
-        dict(
-            type='MultiStepLR',
-            begin=0,
-            end=36,
-            by_epoch=True,
-            milestones=[27, 33],
-            gamma=0.1)
-    ])
+agent_swin_1x = dict(max_epochs=12, param_scheduler=[warmup, dict(
+    type='MultiStepLR', begin=0, end=12, by_epoch=True, milestones=[8, 11],
+    gamma=0.1)])
+agent_swin_3x = dict(max_epochs=36, param_scheduler=[warmup, dict(
+    type='MultiStepLR', begin=0, end=36, by_epoch=True, milestones=[27, 33],
+    gamma=0.1)])
 del warmup

@@ -142,6 +142,7 @@ def test_model_index_and_metafile():
     'retinanet_agent-pvt-t_fpn_1x_coco',
     'cascade-mask-rcnn_agent-swin-t_fpn_1x_coco',
 ])
+@pytest.mark.slow
 def test_train_and_predict_step_on_cpu(name):
     """Loss and predict of each detector type, SyncBN heads included, in a
     single CPU process."""

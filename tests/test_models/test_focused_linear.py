@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from conftest import block_context
+from conftest import REPO_ROOT, block_context
 
 from mmagent.apis import check_fits_config
 from mmagent.models.backbones import (FLattenCSWin, FLattenPVT,
@@ -18,8 +18,6 @@ from mmagent.models.backbones import (FLattenCSWin, FLattenPVT,
 from mmagent.models.layers.attention import (STAGE_CODES, block_kinds,
                                              build_attention)
 from mmagent.utils.convert import convert_checkpoint
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def build(hw=(7, 7), fused_qkv=True, **kwargs):
@@ -272,6 +270,7 @@ def test_pvt_v2_outputs_and_frozen_stages():
 
 
 @pytest.mark.parametrize('family', ['pvt', 'swin'])
+@pytest.mark.slow
 def test_stage1_fp16_at_detection_size_is_finite(family):
     """The stage-1 focused linear block of FLatten-PVT-T / FLatten-Swin-T
     on the 200x334 map of a 1333x800 image (66,800 tokens, where the

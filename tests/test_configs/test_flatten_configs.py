@@ -37,6 +37,7 @@ def config(name):
 
 
 @pytest.mark.parametrize('name', sorted(TABLE))
+@pytest.mark.slow
 def test_parameters_and_flops(name):
     params_m, gflops, _ = TABLE[name]
     flops, params, hw = model_complexity(

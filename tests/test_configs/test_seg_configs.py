@@ -31,7 +31,7 @@ def load(name):
 def test_exactly_the_paper_models():
     names = {osp.splitext(osp.basename(p))[0]
              for p in glob.glob(osp.join(SEG_DIR, '*.py'))
-             if 'flatten' not in p}  # tests/test_flatten_dense.py
+             if 'flatten' not in p}  # tests/test_models/test_flatten_dense.py
     assert names == set(PAPER_PARAMS)
 
 

@@ -7,9 +7,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import REPO_ROOT, run
 
 
+@pytest.mark.slow
 def test_wheel_install_resolves_model_names(tmp_path):
     wheel_dir, site = tmp_path / 'wheel', tmp_path / 'site'
     # Built from a copy: setuptools' build/ folder would keep stale files.

@@ -50,6 +50,7 @@ def options(root):
     return opts
 
 
+@pytest.mark.slow
 def test_bad_samples_skipped_with_their_files(damaged_ade, tmp_path):
     root, bad = damaged_ade
     result = run([sys.executable, 'tools/train.py', SEG_DEMO, '--work-dir',
@@ -91,6 +92,7 @@ def test_file_deleted_mid_run_is_skipped(tiny_ade, tmp_path):
         stopper[0]
 
 
+@pytest.mark.slow
 def test_bad_sample_can_stop_after_a_checkpoint(damaged_ade, tmp_path):
     root, bad = damaged_ade
     work_dir = str(tmp_path / 'work')
@@ -107,6 +109,7 @@ def test_bad_sample_can_stop_after_a_checkpoint(damaged_ade, tmp_path):
     assert len(saved) == 1 and f'Saved {saved[0]}' in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_referenced_files_reported_first(tiny_ade, tmp_path):
     root = str(tmp_path / 'ade')
     shutil.copytree(tiny_ade, root)
@@ -151,6 +154,7 @@ def test_check_sample_per_task():
         dict(data_samples=det), Dataset())
 
 
+@pytest.mark.slow
 def test_degenerate_coco_annotations_named(tmp_path):
     """mmdet drops a box under one pixel or a 2-point polygon silently; the
     data check names the file and the annotation before training."""

@@ -145,6 +145,7 @@ def _cached(zoo):
     return sorted(os.listdir(folder)) if folder.is_dir() else []
 
 
+@pytest.mark.slow
 def test_fetch_converts_caches_and_works_offline(zoo):
     """First call: download (checksum verified), conversion of the
     official file (strict against the config), cache. Second call with
@@ -192,6 +193,7 @@ def test_code_running_pickle_is_refused_and_not_kept(zoo):
     assert _cached(zoo) == []
 
 
+@pytest.mark.slow
 def test_offline_and_unreleased_say_what_to_do(zoo):
     zoo['server'].stop()
     with pytest.raises(DownloadError) as error:
@@ -209,6 +211,7 @@ def test_offline_and_unreleased_say_what_to_do(zoo):
     assert get_model('demo-seg-no-checksum', pretrained=True)
 
 
+@pytest.mark.slow
 def test_image_demo_takes_a_bare_model_name(zoo, tmp_path):
     out = tmp_path / 'out'
     result = run([sys.executable, 'demo/image_demo.py',
@@ -230,6 +233,7 @@ def test_image_demo_takes_a_bare_model_name(zoo, tmp_path):
     assert 'no released weights' in result.stderr
 
 
+@pytest.mark.slow
 def test_mim_download_reads_the_packaged_model_index(tmp_path, monkeypatch):
     """openmim's ``mim download mmagent --config NAME --dest DIR`` on a
     regular install (``pip install .`` ships configs/ and model-index.yml in

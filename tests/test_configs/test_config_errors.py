@@ -55,6 +55,7 @@ def data_options(root, loaders=('train_dataloader', 'val_dataloader')):
     return [f'{loader}.dataset.data_root={root}' for loader in loaders]
 
 
+@pytest.mark.slow
 def test_tools_report_config_errors_before_building(tiny_ade, tmp_path):
     """A misspelled backbone type, a bad backbone argument and a missing
     pretrained checkpoint each give one line, no traceback."""
@@ -74,6 +75,7 @@ def test_tools_report_config_errors_before_building(tiny_ade, tmp_path):
         assert 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_detection_demo_alone_says_where_its_backbone_comes_from(tmp_path):
     root = str(tmp_path / 'coco') + '/'
     run([sys.executable, 'tools/misc/make_demo_coco.py', root, '--train',
@@ -87,6 +89,7 @@ def test_detection_demo_alone_says_where_its_backbone_comes_from(tmp_path):
     assert not (tmp_path / 'work').exists()  # nothing built
 
 
+@pytest.mark.slow
 def test_pkg_resources_warning_silenced():
     result = run([sys.executable, 'tools/misc/print_config.py', SEG_DEMO])
     assert 'BaseSegDataset' in result.stdout
@@ -98,6 +101,7 @@ def test_pkg_resources_warning_silenced():
     ('tools/dist_test.sh', [SEG_DEMO, 'missing.pth', '2'],
      'checkpoint not found: '),
 ])
+@pytest.mark.slow
 def test_dist_launchers_check_once_before_the_workers(tmp_path, script,
                                                       args, message):
     """Without the data (or the checkpoint) the launchers stop with the one

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from conftest import TINY_CSWIN, TINY_FAMILIES, TINY_SIZES, _tiny
+from conftest import REPO_ROOT, TINY_CSWIN, TINY_FAMILIES, TINY_SIZES, _tiny
 from mmagent.apis.deploy import (ExportError, ExportGraph,
                                  MatmulAdaptiveAvgPool2d, OnnxModel,
                                  build_model, export_model, export_program,
@@ -30,7 +30,7 @@ from mmagent.models.layers.attention.common import adaptive_pool_matrix
 from mmagent.models.layers.attention.window import (shifted_window_mask,
                                                     window_partition)
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = REPO_ROOT
 CLS_CONFIG = 'configs/cls/demo/agent-pvt-mini_demo-shapes.py'
 DET_CONFIG = 'configs/det/demo/mask-rcnn_agent-pvt-t_fpn_demo-shapes.py'
 SEG_CONFIG = 'configs/seg/upernet_agent-swin-t_160k_ade20k-512x512.py'
@@ -97,6 +97,7 @@ def test_shift_mask_by_comparisons_is_the_sliced_definition():
 
 # ---------------------------------------------------------------- families
 @pytest.mark.parametrize('family', sorted(EXPORT_FAMILIES))
+@pytest.mark.slow
 def test_one_dynamic_export_serves_two_sizes(family, tmp_path):
     """One ``torch.export`` with height and width free; the program and its
     ONNX conversion on onnxruntime against eager PyTorch at two sizes."""
@@ -168,6 +169,7 @@ def test_classifier_export_tool_and_onnx_demo(tmp_path, cls_checkpoint):
         assert (tmp_path / 'onnx' / 'vis' / f'image{i}.png').is_file()
 
 
+@pytest.mark.slow
 def test_torch_export_format_round_trip(tmp_path, cls_checkpoint):
     model, task, _ = build_model(osp.join(REPO, CLS_CONFIG), cls_checkpoint)
     graph = ExportGraph(model, task)
@@ -301,6 +303,7 @@ def test_segmentor_per_pixel_logits_and_demo(tmp_path):
 
 
 # ---------------------------------------------------------------- errors
+@pytest.mark.slow
 def test_bad_requests_get_one_clear_error(tmp_path, cls_checkpoint):
     unknown = run_tool('tools/deployment/export.py', CLS_CONFIG,
                        cls_checkpoint, '--format', 'tflite')
@@ -341,6 +344,7 @@ def test_bad_requests_get_one_clear_error(tmp_path, cls_checkpoint):
     assert 'in DataDependent' in str(error.value)
 
 
+@pytest.mark.slow
 def test_exported_file_names_its_input_limits(tmp_path, cls_checkpoint):
     model, task, _ = build_model(osp.join(REPO, CLS_CONFIG), cls_checkpoint)
     fixed = str(tmp_path / 'fixed.onnx')

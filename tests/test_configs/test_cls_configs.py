@@ -52,6 +52,7 @@ def as_printed(count, printed):
 
 
 @pytest.mark.parametrize('name', sorted(TABLE))
+@pytest.mark.slow
 def test_table_parameters_and_flops(name):
     """Built from the config at its test size (no weights): the table's
     parameter count to its last digit and FLOPs within 5%, the agent
@@ -235,6 +236,7 @@ def write_golden_config(tmp_path, family, golden):
     return path
 
 
+@pytest.mark.slow
 def test_converter_and_inference_take_official_imagenet(golden_dir, tmp_path):
     golden = torch.load(osp.join(golden_dir, 'agent_swin_cls_golden.pth'),
                         weights_only=False)

@@ -157,6 +157,7 @@ def run_demo(args):
     return run([sys.executable, 'demo/image_demo.py', *args], check=False)
 
 
+@pytest.mark.slow
 def test_image_demo_detection_official_weights_and_bad_files(tmp_path):
     inputs = tmp_path / 'inputs'
     inputs.mkdir()
@@ -189,6 +190,7 @@ def test_image_demo_detection_official_weights_and_bad_files(tmp_path):
                                                                       3)
 
 
+@pytest.mark.slow
 def test_image_demo_segmentation_by_glob_without_weights(tmp_path):
     img = np.zeros((64, 96, 3), np.uint8)
     img[:32] = (235, 206, 135)
@@ -208,6 +210,7 @@ def test_image_demo_segmentation_by_glob_without_weights(tmp_path):
     assert vis.shape == (64, 96, 3) and not np.array_equal(vis, img)
 
 
+@pytest.mark.slow
 def test_image_demo_refuses_imagenet_checkpoint(tmp_path):
     ckpt = tmp_path / 'agent_pvt_t.pth'
     torch.save({'model': {'patch_embed1.proj.weight': torch.zeros(1)}}, ckpt)

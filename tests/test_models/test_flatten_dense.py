@@ -3,7 +3,8 @@ FLatten paper's tables build with its parameter counts, use the FLatten
 backbones from the official ImageNet weights on the Agent recipes, are in
 the model index with the paper's results, and a detector trains and
 predicts on CPU, and runs through tools/train.py and tools/test.py on the
-demo data (a segmentor runs through the tools in tests/test_seg_tools.py)."""
+demo data (a segmentor runs through the tools in
+tests/test_tools/test_seg_tools.py)."""
 import os.path as osp
 import pickle
 import sys
@@ -127,6 +128,7 @@ def tiny_coco_options(root):
     return options
 
 
+@pytest.mark.slow
 def test_detector_train_and_test_tools(tiny_coco, tmp_path):
     """Mask R-CNN FLatten-PVT-T as shipped, through tools/train.py (4
     iterations and a COCO evaluation) and tools/test.py."""

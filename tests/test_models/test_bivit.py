@@ -366,6 +366,7 @@ def test_clb_needs_deferred_mlps(tmp_path):
         runner.train()
 
 
+@pytest.mark.slow
 def test_packed_checkpoint_reloads_to_identical_outputs(tmp_path):
     """tools/model_converters/bivit_pack.py: 1 bit per binary weight, >=
     20x smaller than fp32 for the binarized layers, same outputs."""
@@ -521,6 +522,7 @@ def test_deploy_config_loads_training_and_packed_checkpoints(tmp_path):
         build(True, mlp='deferred').load_state_dict(stage_one)
 
 
+@pytest.mark.slow
 def test_pack_refuses_a_full_precision_checkpoint(tmp_path):
     src = tmp_path / 'fp.pth'
     torch.save({'state_dict': AgentPVT(**TINY_PVT).state_dict()}, src)

@@ -31,6 +31,7 @@ def page_faults(mode):
 
 @pytest.mark.skipif(not sys.platform.startswith('linux'),
                     reason='glibc only')
+@pytest.mark.slow
 def test_cached_mode_reuses_freed_memory():
     cached_mode, cached = page_faults('cached')
     system_mode, system = page_faults('system')

@@ -85,6 +85,7 @@ def test_url_refuses(evil, tmp_path):
 
 
 @pytest.mark.parametrize('tool', ['test', 'resume', 'demo', 'convert'])
+@pytest.mark.slow
 def test_tools_refuse_before_building(evil, tool, tmp_path):
     path, _ = evil
     cmd = {
@@ -175,6 +176,7 @@ def test_truncated_checkpoint_named(tmp_path):
         inspect_checkpoint(path)
 
 
+@pytest.mark.slow
 def test_every_trust_route_loads_what_the_default_refuses(tmp_path):
     """A benign checkpoint outside the allow-list (a date in ``meta``):
     refused by default and loaded through each opt-in route the docs name,

@@ -454,6 +454,7 @@ def test_sdxl_layout_patches_its_first_attention_level():
 # --- the demo and the benchmark ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_script_end_to_end(tmp_path):
     model_dir = tmp_path / 'tiny-sd'
     random_sd_pipeline().save_pretrained(model_dir)
@@ -494,6 +495,7 @@ def test_demo_script_end_to_end(tmp_path):
         '00000.png', '00001.png', '00002.png', 'generation.json']
 
 
+@pytest.mark.slow
 def test_benchmark_tool_prints_ratios():
     done = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark_agentsd.py',

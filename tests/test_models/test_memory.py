@@ -23,6 +23,7 @@ def test_peak_memory_helper_counts_live_bytes():
 
 @pytest.mark.parametrize('cls,arch', [(AgentPVT, 't'),
                                       (AgentSwinTransformer, 't')])
+@pytest.mark.slow
 def test_fast_peak_memory_below_exact(cls, arch):
     fast = cls(arch=arch).eval()
     exact = cls(arch=arch, exact=True).eval()

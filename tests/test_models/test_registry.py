@@ -28,6 +28,7 @@ def test_build_from_downstream_registry(scope, cfg, cls):
     assert len(outs) == 4
 
 
+@pytest.mark.slow
 def test_custom_imports_registers_in_fresh_process(tmp_path):
     """A config with custom_imports=['mmagent'] is all a user needs."""
     config = tmp_path / 'cfg.py'

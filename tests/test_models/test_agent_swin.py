@@ -125,6 +125,7 @@ def test_shift_window_mask_cached_only_in_fast_mode():
 
 
 @pytest.mark.parametrize('hw', [(32, 32), (64, 2048), (333, 517)])
+@pytest.mark.slow
 def test_presets_any_input_size(hw):
     """The real presets too: batch 3, train and eval."""
     from mmagent import AgentPVT

@@ -14,6 +14,7 @@ from conftest import TINY_SIZES as SIZES
 
 
 @pytest.mark.parametrize('family', sorted(FAMILIES))
+@pytest.mark.slow
 def test_inference_forward_has_no_graph_break(family):
     model = FAMILIES[family]().eval()
     for size in SIZES[family]:
@@ -32,6 +33,7 @@ def test_inference_forward_has_no_graph_break(family):
 
 
 @pytest.mark.parametrize('family', sorted(FAMILIES))
+@pytest.mark.slow
 def test_compiled_training_step_equals_eager(family):
     """Forward and backward as one graph (a graph break raises with
     ``fullgraph=True``); outputs and every parameter's gradient of a
