@@ -21,13 +21,14 @@ flatten_pvt_t = dict(
     init_cfg=dict(type='Pretrained',
                   checkpoint='data/pretrained/flatten_pvt_t.pth'))
 
-# Each image's size before the batch padding reaches the backbone, whose
-# focused linear sums then leave the padding out.
+# The PaddingAware<Model> detectors and segmentors hand each image's size
+# before the batch padding (its data sample's img_shape) to the backbone,
+# whose focused linear sums then leave the padding out.
 flatten_det_imports = dict(
-    imports=['mmagent', 'mmagent.models.data_preprocessors.det'],
+    imports=['mmagent', 'mmagent.models.dense.det'],
     allow_failed_imports=False)
 flatten_seg_imports = dict(
-    imports=['mmagent', 'mmagent.models.data_preprocessors.seg'],
+    imports=['mmagent', 'mmagent.models.dense.seg'],
     allow_failed_imports=False)
 
 # What every FLatten classifier backbone spells out (the official

@@ -5,5 +5,5 @@ _base_ = ['./cascade-mask-rcnn_agent-swin-t_fpn_3x_coco.py',
           '../_base_/flatten.py']
 
 custom_imports = _base_.flatten_det_imports
-model = dict(data_preprocessor=dict(type='PaddingAwareDetDataPreprocessor'),
+model = dict(type='PaddingAwareCascadeRCNN',
              backbone=dict(_base_.flatten_swin_t, drop_path_rate=0.1))

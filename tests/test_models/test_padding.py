@@ -14,8 +14,7 @@ from mmengine.registry import init_default_scope
 from mmagent.models.backbones import (FLattenPVT, FLattenPVTv2,
                                       FLattenSwinTransformer)
 from mmagent.models.layers.attention import build_attention
-from mmagent.models.layers.padding import (image_sizes, mark_image_sizes,
-                                           token_mask)
+from mmagent.models.layers.padding import token_mask
 
 TINY = dict(embed_dims=[16, 32, 40, 64], depths=[1, 1, 1, 1],
             num_heads=[1, 2, 5, 8], mlp_ratios=[2, 2, 2, 2])
@@ -124,10 +123,6 @@ def test_padded_batch_equals_each_image_alone(name):
                     assert out[b, :, :, w:].abs().sum() == 0
                     assert relative_error(out_leaky[b, :, :h, :w],
                                           alone[0]) > 1e-3
-    # the sizes may also come recorded on the batch (data preprocessors)
-    with torch.no_grad():
-        recorded = model(mark_image_sizes(batch.clone(), sizes))
-    assert all(torch.equal(a, b) for a, b in zip(recorded, outs))
 
 
 def test_unpadded_batch_runs_the_plain_path():
@@ -137,21 +132,20 @@ def test_unpadded_batch_runs_the_plain_path():
         plain = model(x)
         sized = model(x, valid_sizes=[(64, 96), (64, 96)])
     assert all(torch.equal(a, b) for a, b in zip(plain, sized))
-    with pytest.raises(ValueError, match='2 image sizes for a batch of 1'):
-        mark_image_sizes(x[:1], [(64, 96), (64, 96)])
 
 
 @pytest.mark.parametrize('config', [
     'det/mask-rcnn_flatten-pvt-t_fpn_1x_coco',
     'seg/fpn_flatten-pvt-t_40k_ade20k-512x512'])
 def test_dense_configs_hand_image_sizes_to_the_backbone(config):
-    """The FLatten detector's / segmentor's data preprocessor records the
-    sizes before padding; its backbone features of an image padded in a
-    batch then equal the image's features alone."""
+    """The FLatten detector / segmentor hands its data samples' sizes
+    before padding to the backbone: the features of an image padded in a
+    batch equal the image's features alone."""
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', f'{config}.py'))
     init_default_scope(cfg.default_scope)
     cfg.model.backbone.init_cfg = None
     cfg.model.backbone.arch = TINY  # the mechanism, on a small backbone
+    cfg.model.neck.in_channels = TINY['embed_dims']
     if cfg.default_scope == 'mmdet':
         from mmdet.registry import MODELS
         from mmdet.testing import demo_mm_inputs
@@ -175,17 +169,26 @@ def test_dense_configs_hand_image_sizes_to_the_backbone(config):
             samples.append(sample)
         packed = dict(inputs=images, data_samples=samples)
         packed_alone = dict(inputs=images[1:], data_samples=samples[1:])
-    model = randomise(MODELS.build(cfg.model))
-    assert type(model.data_preprocessor).__name__.startswith('PaddingAware')
+    model = randomise(MODELS.build(cfg.model)).eval()
+    assert type(model).__name__.startswith('PaddingAware')
+    feats = []
+    model.backbone.register_forward_hook(
+        lambda module, args, outputs: feats.append(outputs))
     with torch.no_grad():
-        data = model.data_preprocessor(packed, True)
-        assert image_sizes(data['inputs']) == ((96, 128), (70, 90))
-        feats = model.backbone(data['inputs'])
-        alone = model.backbone(
-            model.data_preprocessor(packed_alone, False)['inputs'])
-    for feat, feat_alone in zip(feats, alone):
+        # a batch of two is padded as in training, one image alone not
+        for packed_data, training in ((packed, True), (packed_alone, False)):
+            data = model.data_preprocessor(packed_data, training)
+            model(data['inputs'], data['data_samples'], mode='tensor')
+    batch, alone = feats
+    for feat, feat_alone in zip(batch, alone):
         h, w = feat_alone.shape[-2:]
         assert relative_error(feat[1, :, :h, :w], feat_alone[0]) < 1e-5
+    # the backbone called on its own gets no sizes: the padding leaks in
+    with torch.no_grad():
+        leaky = model.backbone(
+            model.data_preprocessor(packed, True)['inputs'])
+    h, w = alone[0].shape[-2:]
+    assert relative_error(leaky[0][1, :, :h, :w], alone[0][0]) > 1e-3
 
 
 def test_images_too_small_for_their_batch_are_refused():

@@ -10,7 +10,7 @@ from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
 from ..layers.attention.common import resize_token_map
-from ..layers.padding import (image_sizes, next_stage_sizes,
+from ..layers.padding import (next_stage_sizes,
                               per_image_token_map, zero_outside_images,
                               zero_padding)
 from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
@@ -250,10 +250,11 @@ class AgentPVT(AttentionBackbone):
     def forward(self, x: torch.Tensor,
                 valid_sizes=None) -> Tuple[torch.Tensor, ...]:
         """``valid_sizes``: each image's ``(h, w)`` in a batch padded
-        right/bottom (default: those recorded on ``x`` by mmagent's data
-        preprocessors); outputs are then zero on padding (see
+        right/bottom (the detectors and segmentors of
+        :mod:`mmagent.models.dense` pass their data samples'
+        ``img_shape``); outputs are then zero on padding (see
         :mod:`~mmagent.models.layers.padding`)."""
-        sizes = image_sizes(x) if valid_sizes is None else valid_sizes
+        sizes = valid_sizes
         x = zero_outside_images(x, sizes)
         outs = []
         for i in range(1, self.num_stages + 1):

@@ -9,7 +9,7 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, PatchMerging, block_kinds
-from ..layers.padding import (image_sizes, next_stage_sizes, padded_sizes,
+from ..layers.padding import (next_stage_sizes, padded_sizes,
                               zero_outside_images, zero_padding)
 from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
                    per_stage, token_map)
@@ -222,12 +222,13 @@ class AgentSwinTransformer(AttentionBackbone):
     def forward(self, x: torch.Tensor,
                 valid_sizes=None) -> Tuple[torch.Tensor, ...]:
         """``valid_sizes``: each image's ``(h, w)`` in a batch padded
-        right/bottom (default: those recorded on ``x`` by mmagent's data
-        preprocessors); outputs are then zero on padding. Focused linear
+        right/bottom (the detectors and segmentors of
+        :mod:`mmagent.models.dense` pass their data samples'
+        ``img_shape``); outputs are then zero on padding. Focused linear
         stages keep the padded tokens out of their sums; window softmax
         stages see them, as in mmdet's Swin (see
         :mod:`~mmagent.models.layers.padding`)."""
-        sizes = image_sizes(x) if valid_sizes is None else valid_sizes
+        sizes = valid_sizes
         x, hw = self.patch_embed(zero_outside_images(x, sizes))
         sizes, _ = next_stage_sizes(sizes, self.patch_embed, hw)
         x = self.pos_drop(x)

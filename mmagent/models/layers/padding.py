@@ -6,11 +6,9 @@ A backbone told each image's own size (``valid_sizes``: one ``(h, w)`` per
 image, in pixels, top-left aligned) works out each image's token region at
 every stage; attention kinds that support it (``masks_padding = True``)
 then keep the padded tokens out of their sums, so an image's features do
-not depend on what else is in its batch. The data preprocessors in
-:mod:`mmagent.models.data_preprocessors` record the sizes on the batch
-tensor (:func:`mark_image_sizes`) for the backbone to read
-(:func:`image_sizes`), as mmdet detectors call ``backbone(inputs)`` with
-nothing else.
+not depend on what else is in its batch. The sizes are the data samples'
+``img_shape`` (their metainfo, mmdet's and mmseg's way): the detectors and
+segmentors of :mod:`mmagent.models.dense` pass them to the backbone.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -22,27 +20,9 @@ from .attention.common import (padded_sizes, per_image_token_map,  # noqa
 
 Size = Tuple[int, int]
 __all__ = [
-    'mark_image_sizes', 'image_sizes', 'padded_sizes', 'token_mask',
-    'zero_padding', 'zero_outside_images', 'next_stage_sizes',
-    'RecordsImageSizes', 'per_image_token_map'
+    'padded_sizes', 'token_mask', 'zero_padding', 'zero_outside_images',
+    'next_stage_sizes', 'per_image_token_map'
 ]
-_ATTR = '_mmagent_image_sizes'
-
-
-def mark_image_sizes(inputs: torch.Tensor,
-                     sizes: Sequence[Sequence[int]]) -> torch.Tensor:
-    """Record each image's ``(h, w)`` before padding on the batch tensor
-    ``inputs`` (``(B, C, H, W)``) and return it."""
-    if len(sizes) != inputs.shape[0]:
-        raise ValueError(f'{len(sizes)} image sizes for a batch of '
-                         f'{inputs.shape[0]}')
-    setattr(inputs, _ATTR, tuple((int(h), int(w)) for h, w in sizes))
-    return inputs
-
-
-def image_sizes(inputs: torch.Tensor) -> Optional[Tuple[Size, ...]]:
-    """The sizes recorded by :func:`mark_image_sizes`, else ``None``."""
-    return getattr(inputs, _ATTR, None)
 
 
 def zero_padding(x: torch.Tensor, hw_shape: Sequence[int],
@@ -78,17 +58,3 @@ def next_stage_sizes(sizes: Optional[Sequence[Size]], patch_embed,
         return None, None
     sizes = [patch_embed.output_size(s) for s in sizes]
     return sizes, padded_sizes(sizes, hw_shape)
-
-
-class RecordsImageSizes:
-    """Mixin for a data preprocessor (before it in the bases): after the
-    preprocessor's own ``forward``, record each data sample's ``img_shape``
-    (its size before the batch padding) on the batch tensor."""
-
-    def forward(self, data: dict, training: bool = False) -> dict:
-        data = super().forward(data, training)
-        samples = data.get('data_samples')
-        if samples:
-            mark_image_sizes(data['inputs'],
-                             [s.img_shape[:2] for s in samples])
-        return data

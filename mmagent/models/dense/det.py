@@ -1,0 +1,22 @@
+# Copyright (c) mmagent contributors. All rights reserved.
+"""``PaddingAware<Detector>``: mmdet's detectors with
+:class:`~mmagent.models.dense.HandsImageSizes` (``PaddingAwareMaskRCNN``,
+``PaddingAwareCascadeRCNN``, ``PaddingAwareRetinaNet`` ...); same arguments
+and state dict as the detector they extend."""
+from mmdet.models import detectors
+from mmdet.models.detectors import BaseDetector
+from mmengine.registry import MODELS
+
+from . import HandsImageSizes
+
+PADDING_AWARE = {}
+for _name in detectors.__all__:
+    _base = getattr(detectors, _name)
+    if isinstance(_base, type) and issubclass(_base, BaseDetector) and \
+            _base is not BaseDetector:
+        PADDING_AWARE[_name] = MODELS.register_module(
+            name=f'PaddingAware{_name}')(type(
+                f'PaddingAware{_name}', (HandsImageSizes, _base), {
+                    '__doc__': f"mmdet's ``{_name}``; its backbone gets "
+                               f'each image\'s size before padding.',
+                    '__module__': __name__}))
