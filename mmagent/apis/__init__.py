@@ -3,11 +3,10 @@
 from .complexity import model_complexity
 from .inference import dataset_meta_of, init_inferencer, save_predictions
 from .models import fetch_weights, get_model, list_models
-from .weights import check_fits_config, prepare_weights
+from .weights import check_fits_config, convert_checkpoint, prepare_weights
 
 __all__ = [
     'model_complexity', 'dataset_meta_of', 'init_inferencer',
-    'save_predictions',
-    'check_fits_config', 'prepare_weights', 'fetch_weights', 'get_model',
-    'list_models'
+    'save_predictions', 'check_fits_config', 'convert_checkpoint',
+    'prepare_weights', 'fetch_weights', 'get_model', 'list_models'
 ]

@@ -8,7 +8,7 @@ from typing import Optional
 from ..tasks import get_task
 from ..utils.checkpoint import CheckpointLoadError, load_checkpoint_file
 from ..utils.config import default_scope, load_config
-from ..utils.convert import checkpoint_kind, convert_checkpoint
+from ..utils.convert import checkpoint_kind, convert_downstream_checkpoint
 from ..utils.download import mmagent_home
 
 
@@ -52,13 +52,24 @@ def prepare_weights(weights: str, config: str,
 
     mmagent/mmengine checkpoints pass through. An official mmdet 2.x /
     mmseg 0.x checkpoint, or an official ImageNet one for a classification
-    config, is converted (``mmagent.utils.convert``), checked against
+    config, is converted (:func:`convert_checkpoint`), checked against
     ``config`` with strict loading and cached as
     ``<cache_dir>/<name>_mmagent.pth``. An official ImageNet checkpoint for
     a detection/segmentation config holds only a backbone and is refused
     with what to do instead.
     """
     return prepare_weights_and_meta(weights, config, cache_dir)[0]
+
+
+def convert_checkpoint(ckpt, filename: str = '<checkpoint>'):
+    """An official checkpoint as an mmagent one: ``(new_checkpoint,
+    renamed_keys)``. Official ImageNet classifiers (``{'model': ...}``)
+    become mmpretrain classifier checkpoints (the classification task's
+    conversion), official mmdet 2.x / mmseg 0.x ones keep their keys."""
+    if checkpoint_kind(ckpt) == 'official-imagenet':
+        return get_task('mmpretrain').convert_imagenet_checkpoint(
+            ckpt, filename)
+    return convert_downstream_checkpoint(ckpt, filename)
 
 
 def prepare_weights_and_meta(weights, config, cache_dir=None, out=None):

@@ -1,9 +1,51 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Image classification on mmpretrain 1.x."""
+from collections import OrderedDict
+from typing import Mapping
+
+from ..models.backbones.base import (final_norm_to_output_norm,
+                                     official_last_stage)
+from ..utils.checkpoint import extract_state_dict
 from .base import Task, register_task
 
 TOPK = 5
 MIN_PICTURE_SIDE = 256  # px, short edge of a drawn prediction
+
+
+def imagenet_to_classifier(state_dict):
+    """Official classifier names -> mmpretrain ``ImageClassifier``: the
+    linear ``head.*`` becomes ``head.fc.*``, every other weight goes under
+    ``backbone.``, the final ``norm`` of a multi-stage model becomes the
+    last stage's output norm; the shift-mask buffers (``attn_mask``) are
+    dropped, the backbone recomputes them, and so is PVT v1's final norm,
+    which the official forward never applies. Returns the new state dict
+    and the renames (``(key, None)`` for a dropped weight)."""
+    # PVT v1 (FLatten-PVT) keeps a final norm its forward never applies
+    # (the official line is commented out); Agent-PVT has none.
+    pvt_v1 = 'pos_embed1' in state_dict
+    kept = OrderedDict((k, v) for k, v in state_dict.items()
+                       if not k.endswith('attn_mask'))
+    dropped = [k for k in kept if pvt_v1 and k.startswith('norm.')]
+    for key in dropped:
+        del kept[key]
+    old_keys = list(kept)
+    last_stage = official_last_stage(state_dict)
+    if last_stage is not None:
+        kept = final_norm_to_output_norm(kept, last_stage)
+    converted, renamed = OrderedDict(), [(k, None) for k in dropped]
+    for old, (key, value) in zip(old_keys, kept.items()):
+        new_key = 'head.fc.' + key[len('head.'):] if key.startswith(
+            'head.') else 'backbone.' + key
+        renamed.append((old, new_key))
+        converted[new_key] = value
+    return converted, renamed
+
+
+def imagenet_meta() -> dict:
+    """``meta`` of a converted ImageNet classifier: the 1000 class names."""
+    from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
+    return dict(dataset_meta=dict(classes=tuple(IMAGENET_CATEGORIES)),
+                converted_by='mmagent')
 
 
 @register_task
@@ -16,6 +58,14 @@ class ClassificationTask(Task):
     def data_sample_type(self):
         from mmpretrain.structures import DataSample
         return DataSample
+
+    def convert_imagenet_checkpoint(self, ckpt: Mapping,
+                                    filename: str = '<checkpoint>'):
+        """An official ImageNet checkpoint (``{'model': ...}``) as an
+        mmpretrain classifier checkpoint: ``(new_checkpoint, renames)``."""
+        state_dict = extract_state_dict(ckpt, filename, prefix='')
+        state_dict, renamed = imagenet_to_classifier(state_dict)
+        return dict(meta=imagenet_meta(), state_dict=state_dict), renamed
 
     def models_registry(self):
         from mmpretrain.registry import MODELS

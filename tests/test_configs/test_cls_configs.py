@@ -16,11 +16,10 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-from mmagent.apis import (check_fits_config, model_complexity,
-                          prepare_weights)
+from mmagent.apis import (check_fits_config, convert_checkpoint,
+                          model_complexity, prepare_weights)
 from mmagent.models.backbones import (AgentCSWin, AgentDeiT, AgentPVT,
                                       AgentSwinTransformer)
-from mmagent.utils.convert import convert_checkpoint
 
 # agent_transformer/README.md: name -> (params as printed, GFLOPs, top-1)
 TABLE = {

@@ -12,12 +12,11 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from conftest import REPO_ROOT, block_context
 
-from mmagent.apis import check_fits_config
+from mmagent.apis import check_fits_config, convert_checkpoint
 from mmagent.models.backbones import (FLattenCSWin, FLattenPVT,
                                       FLattenPVTv2, FLattenSwinTransformer)
 from mmagent.models.layers.attention import (STAGE_CODES, block_kinds,
                                              build_attention)
-from mmagent.utils.convert import convert_checkpoint
 
 
 def build(hw=(7, 7), fused_qkv=True, **kwargs):

@@ -6,7 +6,8 @@ mmpretrain configs of ``configs/cls`` (``head.*`` -> ``head.fc.*``, the rest
 under ``backbone.``, the ImageNet class names in ``meta.dataset_meta``).
 
 No downstream weight is renamed (the official names are mmagent's and mmdet
-3.x / mmseg 1.x kept the heads' names; see ``mmagent.utils.convert``); every
+3.x / mmseg 1.x kept the heads' names; see ``mmagent.utils.convert`` and,
+for ImageNet classifiers, ``mmagent.tasks.cls``); every
 key a rule changes is listed. The optimizer state and the old stack's pickled
 objects are dropped and the class names move to ``meta.dataset_meta``. With
 ``--config`` the result is loaded into that config's model with
@@ -23,10 +24,9 @@ import os.path as osp
 import torch
 
 import mmagent  # noqa: F401
-from mmagent.apis import check_fits_config
+from mmagent.apis import check_fits_config, convert_checkpoint
 from mmagent.utils import CheckpointLoadError, load_checkpoint_file
 from mmagent.utils.checkpoint import TrustCheckpointAction
-from mmagent.utils.convert import convert_checkpoint
 
 
 def convert(src, dst, config=None):

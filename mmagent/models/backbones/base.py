@@ -9,6 +9,7 @@ import functools
 import inspect
 import re
 import warnings
+from collections import OrderedDict
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
@@ -171,6 +172,29 @@ def per_stage(name: str, value, num_stages: int) -> list:
                              f'{value!r}')
         return [int(v) if isinstance(v, str) else v for v in value]
     return [value] * num_stages
+
+
+def final_norm_to_output_norm(state_dict: dict, last_stage: int,
+                              prefix: str = '') -> dict:
+    """The official classifiers' final ``norm`` is the output norm of our
+    last stage, ``norm{last_stage}`` (the classifier configs output that
+    stage alone); ``prefix`` goes before the new keys."""
+    return OrderedDict(
+        (f'{prefix}norm{last_stage}.{k[5:]}' if k.startswith('norm.') else k,
+         v) for k, v in state_dict.items())
+
+
+def official_last_stage(state_dict: dict) -> Optional[int]:
+    """The 0-based index of the last stage of an official classifier's state
+    dict: Swin numbers its stages ``layers.{i}`` from 0, CSwin
+    ``stage{i}`` from 1; ``None`` for one-stage models (DeiT)."""
+    stages = set()
+    for key in state_dict:
+        match = re.match(r'layers\.(\d+)\.|stage(\d+)\.', key)
+        if match:
+            stages.add(int(match.group(1)) if match.group(1) is not None
+                       else int(match.group(2)) - 1)
+    return max(stages) if stages else None
 
 
 def drop_path_schedule(drop_path_rate: float,
@@ -483,9 +507,7 @@ class AttentionBackbone(BaseModule):
         last = getattr(self, 'num_stages', 0) - 1
         if tuple(getattr(self, 'out_indices', ())) == (last, ) and \
                 'norm.weight' in state_dict and 'norm.weight' not in own:
-            state_dict = {
-                f'norm{last}.' + k[5:] if k.startswith('norm.') else k: v
-                for k, v in state_dict.items()}
+            state_dict = final_norm_to_output_norm(state_dict, last)
         state_dict, resized = fit_resolution(state_dict, own)
         if resized:
             print_log(f'{name}: fitted {checkpoint} to this resolution: '
