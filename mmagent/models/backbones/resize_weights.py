@@ -18,6 +18,8 @@ from typing import Dict, List, Tuple
 import torch
 import torch.nn.functional as F
 
+from ..layers.attention.common import resize_token_map
+
 # official name -> the spatial axis of the row/column agent bias
 AGENT_BIAS_AXIS = {'ah_bias': 3, 'aw_bias': 4, 'ha_bias': 2, 'wa_bias': 3}
 RECOMPUTED_BUFFERS = ('relative_position_index', 'attn_mask')
@@ -33,13 +35,11 @@ def resize_axis(tensor: torch.Tensor, axis: int, size: int) -> torch.Tensor:
 
 
 def resize_grid(grid: torch.Tensor, src: int, dst: int) -> torch.Tensor:
-    """Bicubic resize of ``(src*src, C)`` rows on a square grid."""
-    channels = grid.shape[-1]
-    maps = grid.reshape(1, src, src, channels).permute(0, 3, 1, 2)
-    maps = F.interpolate(maps.float(), size=(dst, dst), mode='bicubic',
-                         align_corners=False)
-    return maps.permute(0, 2, 3, 1).reshape(dst * dst, channels).to(
-        grid.dtype)
+    """Bicubic resize of ``(src*src, C)`` rows on a square grid (the
+    token-map resize of the backbones, in fp32)."""
+    resized = resize_token_map(grid[None].float(), (src, src), (dst, dst),
+                               mode='bicubic')
+    return resized[0].to(grid.dtype)
 
 
 def _square_split(length: int):
