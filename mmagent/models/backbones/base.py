@@ -174,14 +174,13 @@ def per_stage(name: str, value, num_stages: int) -> list:
     return [value] * num_stages
 
 
-def final_norm_to_output_norm(state_dict: dict, last_stage: int,
-                              prefix: str = '') -> dict:
+def final_norm_to_output_norm(state_dict: dict, last_stage: int) -> dict:
     """The official classifiers' final ``norm`` is the output norm of our
     last stage, ``norm{last_stage}`` (the classifier configs output that
-    stage alone); ``prefix`` goes before the new keys."""
+    stage alone)."""
     return OrderedDict(
-        (f'{prefix}norm{last_stage}.{k[5:]}' if k.startswith('norm.') else k,
-         v) for k, v in state_dict.items())
+        (f'norm{last_stage}.{k[5:]}' if k.startswith('norm.') else k, v)
+        for k, v in state_dict.items())
 
 
 def official_last_stage(state_dict: dict) -> Optional[int]:
@@ -215,12 +214,17 @@ def token_map(x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
 class AttentionBackbone(BaseModule):
     """Base of every backbone family (PVT, Swin, ...).
 
-    A family (one file) sets :attr:`softmax_attention`, builds its layers
-    with :meth:`build_block` for each block kind that
-    :func:`~mmagent.models.layers.block_kinds` reads from its ``attn_type``,
-    then calls :meth:`_setup_outputs`; it implements :meth:`_stem_parts` and
-    :meth:`_stage_parts` for freezing and may list in :attr:`optional_keys`
-    the state-dict keys an official ImageNet checkpoint legitimately lacks.
+    A family (one file, ``__init__`` decorated with :func:`backbone_init`)
+    declares :attr:`arch_zoo` and :attr:`softmax_attention`, resolves its
+    preset (:meth:`resolve_settings`), checks its arguments
+    (:meth:`check_args`), builds its stem and downsampling and each stage's
+    blocks (:meth:`build_stage`, from :meth:`stage_context` and the block
+    kinds :func:`~mmagent.models.layers.block_kinds` reads from its
+    ``attn_type``), then calls :meth:`finish_building`; it implements
+    :meth:`_stem_parts` and :meth:`_stage_parts` for freezing and may list
+    in :attr:`optional_keys` the state-dict keys an official ImageNet
+    checkpoint legitimately lacks. ``docs/architecture.md`` shows the
+    smallest family.
 
     Every family takes these arguments (through its ``**kwargs``):
 
