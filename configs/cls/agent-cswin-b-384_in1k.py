@@ -3,12 +3,12 @@
 # over the whole 96/48/24/12 maps, 20 epochs without warm-up at 5e-6 down to
 # 5e-7 (per 512 images), then 10 cool-down epochs, wd 1e-8, EMA 0.9998. The
 # official 224 checkpoint is fitted to 384 when loaded.
-_base_ = './_base_/agent-cswin_in1k.py'
+_base_ = ['./_base_/agent-cswin_in1k.py',
+          './_base_/datasets/imagenet_384_crop.py']
 
-img_size = 384
 model = dict(
     backbone=dict(
-        arch='b', drop_path_rate=0.7, pretrain_img_size=img_size,
+        arch='b', drop_path_rate=0.7, pretrain_img_size=_base_.img_size,
         split_size=[1, 2, 12, 12], la_split_size='96-48-24-12',
         init_cfg=dict(
             _delete_=True,
@@ -16,21 +16,6 @@ model = dict(
             checkpoint='https://cloud.tsinghua.edu.cn/f/'
             'c8035b0839b2410c8c9f/?dl=1')),
     head=dict(in_channels=768))
-train_dataloader = dict(
-    batch_size=32,
-    dataset=dict(pipeline=[
-        dict(t, scale=img_size) if t['type'] == 'RandomResizedCrop' else t
-        for t in _base_.train_pipeline
-    ]))
-# test crop on: resize the short edge to 256/224 of the size, centre crop
-val_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=img_size * 256 // 224, edge='short',
-         backend='pillow', interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=img_size),
-    dict(type='PackInputs'),
-]))
-test_dataloader = val_dataloader
 
 base_lr = 5e-6 * 1024 / 512
 optim_wrapper = dict(optimizer=dict(lr=base_lr, weight_decay=1e-8))

@@ -1,4 +1,5 @@
-_base_ = './_base_/agent-cswin_in1k.py'
+_base_ = ['./_base_/agent-cswin_in1k.py',
+          './_base_/datasets/imagenet_224.py']
 
 model = dict(backbone=dict(arch='t', drop_path_rate=0.2),
              head=dict(in_channels=512))

@@ -1,4 +1,5 @@
-_base_ = './_base_/agent-pvt_in1k.py'
+_base_ = ['./_base_/agent-pvt_in1k.py',
+          './_base_/datasets/imagenet_224.py']
 
 model = dict(backbone=dict(arch='m', drop_path_rate=0.3))
 optim_wrapper = dict(clip_grad=dict(_delete_=True, max_norm=1.0))

@@ -3,12 +3,12 @@
 # 12), 30 epochs, 5 warm-up epochs, lr 2e-5 from 2e-8 to 2e-7 (per 512
 # images), wd 1e-8; tested without crop. The official 224 checkpoint is
 # fitted to 384 when loaded (agent biases, relative position tables).
-_base_ = './_base_/agent-swin_in1k.py'
+_base_ = ['./_base_/agent-swin_in1k.py',
+          './_base_/datasets/imagenet_384.py']
 
-img_size = 384
 model = dict(
     backbone=dict(
-        arch='b', drop_path_rate=0.5, pretrain_img_size=img_size,
+        arch='b', drop_path_rate=0.5, pretrain_img_size=_base_.img_size,
         window_size=96,
         init_cfg=dict(
             _delete_=True,
@@ -16,19 +16,6 @@ model = dict(
             checkpoint='https://cloud.tsinghua.edu.cn/f/'
             '4fcd2d0114bb490483c3/?dl=1')),
     head=dict(in_channels=1024))
-train_dataloader = dict(
-    batch_size=32,
-    dataset=dict(pipeline=[
-        dict(t, scale=img_size) if t['type'] == 'RandomResizedCrop' else t
-        for t in _base_.train_pipeline
-    ]))
-val_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size), backend='pillow',
-         interpolation='bicubic'),
-    dict(type='PackInputs'),
-]))
-test_dataloader = val_dataloader
 
 base_lr = 2e-5 * 1024 / 512
 optim_wrapper = dict(optimizer=dict(lr=base_lr, weight_decay=1e-8))

@@ -1,3 +1,4 @@
-_base_ = './_base_/agent-swin_in1k.py'
+_base_ = ['./_base_/agent-swin_in1k.py',
+          './_base_/datasets/imagenet_224.py']
 
 model = dict(backbone=dict(arch='s', drop_path_rate=0.3))

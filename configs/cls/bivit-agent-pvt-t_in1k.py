@@ -6,7 +6,8 @@
 #   python tools/model_converters/official2mmagent.py agent_pvt_t.pth \
 #       data/pretrained/agent_pvt_t_in1k.pth \
 #       --config configs/cls/agent-pvt-t_in1k.py
-_base_ = './_base_/bivit-pvt_in1k.py'
+_base_ = ['./_base_/bivit-pvt_in1k.py',
+          './_base_/datasets/imagenet_224.py']
 
 fp_checkpoint = 'data/pretrained/agent_pvt_t_in1k.pth'
 model = dict(

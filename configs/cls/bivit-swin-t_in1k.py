@@ -3,7 +3,8 @@
 # official Swin-T (swin_tiny_patch4_window7_224.pth), converted:
 #   python tools/model_converters/official2mmagent.py \
 #       swin_tiny_patch4_window7_224.pth data/pretrained/swin_t_in1k.pth
-_base_ = './_base_/bivit-swin_in1k.py'
+_base_ = ['./_base_/bivit-swin_in1k.py',
+          './_base_/datasets/imagenet_224.py']
 
 swin_t = dict(
     _delete_=True,  # replaces the base's arch='t'

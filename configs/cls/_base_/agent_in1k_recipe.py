@@ -1,7 +1,8 @@
 # The official ImageNet-1k recipe of every Agent classifier
 # (agent_transformer/main.py and config.py defaults) on mmpretrain 1.x; the
 # family bases set the model and their schedule, the leaves the per-model
-# values of agent_transformer/cfgs/*.yaml.
+# values of agent_transformer/cfgs/*.yaml and their resolution's dataset
+# base (datasets/imagenet_{224,256,288,384,448}.py).
 # - AdamW, lr 5e-4 per 512 images, linearly scaled with the real total batch
 #   (auto_scale_lr enabled, like main.py); warm-up and minimum lr are ratios
 #   of it, so they scale too. Written for 8 GPUs x 128 images = 1024.
@@ -14,7 +15,6 @@
 #   RandAugment rand-m9-mstd0.5-inc1, Mixup 0.8 / CutMix 1.0, label smoothing
 #   0.1, random erasing 0.25, bicubic resizing (mmpretrain's swin pipeline).
 _base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
@@ -33,8 +33,6 @@ model = dict(
         dict(type='Mixup', alpha=0.8),
         dict(type='CutMix', alpha=1.0)
     ]))
-
-train_dataloader = dict(batch_size=128)  # per GPU, 8 GPUs
 
 base_lr = 5e-4 * 1024 / 512
 optim_wrapper = dict(
