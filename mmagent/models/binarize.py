@@ -161,10 +161,13 @@ BINARY_OPTIONAL_KEYS = tuple(rf'.*\.{name}' for name in BINARY_BUFFERS)
 
 def _binary_kind(module: nn.Module, beta: float) -> nn.Module:
     """The registered binary kind of the attention ``module`` (built by
-    :func:`~mmagent.models.layers.build_attention`), built with the same
-    arguments, holding its weights and in its mode."""
+    :func:`~mmagent.models.layers.build_attention`, as in every mmagent
+    backbone), built with the same arguments, holding its weights, with its
+    mode, device, dtype, frozen parameters and forward hooks."""
     kind, kwargs = module.built_as
-    binary = ATTENTIONS.get(PREFIX + kind)(**kwargs, sab_beta=beta)
+    # its own random init is overwritten: leave the global RNG as it was
+    with torch.random.fork_rng(devices=[]):
+        binary = ATTENTIONS.get(PREFIX + kind)(**kwargs, sab_beta=beta)
     binary.built_as = (PREFIX + kind, dict(kwargs, sab_beta=beta))
     incompatible = binary.load_state_dict(module.state_dict(), strict=False)
     added = [k for k in incompatible.missing_keys
@@ -178,7 +181,9 @@ def _binary_kind(module: nn.Module, beta: float) -> nn.Module:
         p.requires_grad_(n not in frozen)
     param = next(module.parameters(), None)
     if param is not None:
-        binary.to(param.device)
+        binary.to(device=param.device, dtype=param.dtype)
+    for hooks in ('_forward_pre_hooks', '_forward_hooks'):
+        getattr(binary, hooks).update(getattr(module, hooks))
     return binary.train(module.training)
 
 

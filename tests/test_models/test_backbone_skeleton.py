@@ -97,3 +97,18 @@ def test_pvt_v2_is_pvt_with_four_flags():
     assert 'pos_embed1' not in dict(v2.named_parameters())
     with pytest.raises(TypeError, match='fixes use_conv_ffn'):
         FLattenPVTv2(use_conv_ffn=False)
+
+
+def test_cswin_blocks_keep_the_official_parameter_order():
+    """A resumed run's optimizer state follows the parameter order: CSWin's
+    blocks register qkv, norm1, proj, attns, mlp, norm2 as officially."""
+    from mmagent.models.backbones import AgentCSWin
+    model = AgentCSWin(embed_dim=16, depth=[1, 1, 1, 1], num_heads=[2] * 4,
+                       split_size=[1, 2, 7, 7])
+    names = [n for n, _ in model.stage1[0].named_children()]
+    assert names == ['qkv', 'norm1', 'proj', 'attns', 'drop_path', 'mlp',
+                     'norm2']
+    assert [n for n, _ in AgentPVT(arch=dict(
+        embed_dims=[16] * 4, depths=[1] * 4, num_heads=[1] * 4,
+        mlp_ratios=[2] * 4)).block1[0].named_children()] == [
+            'norm1', 'attn', 'drop_path', 'norm2', 'mlp']

@@ -242,6 +242,16 @@ def test_config_entry_and_mlp_weights():
     assert model(torch.randn(1, 3, 64, 64))[0].shape == (1, 16, 16, 16)
 
 
+def test_binary_kinds_keep_dtype_and_leave_the_rng_alone():
+    model = AgentPVT(attn_type='BBBB', **TINY_PVT).to(torch.bfloat16)
+    state = torch.get_rng_state()
+    binarize_backbone(model)
+    assert torch.equal(torch.get_rng_state(), state)
+    attn = model.block1[0].attn
+    assert isinstance(attn, BinarySpatialReductionAttention)
+    assert attn.q.weight.dtype == attn.sr.weight.dtype == torch.bfloat16
+
+
 def test_refuses_what_it_cannot_binarize():
     with pytest.raises(ValueError, match='no softmax attention module'):
         binarize_backbone(FLattenPVT(**TINY_PVT))

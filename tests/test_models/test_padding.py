@@ -191,6 +191,20 @@ def test_dense_configs_hand_image_sizes_to_the_backbone(config):
     assert relative_error(leaky[0][1, :, :h, :w], alone[0][0]) > 1e-3
 
 
+def test_padding_aware_model_needs_a_backbone_that_takes_sizes():
+    import mmagent.models.dense.seg  # noqa: F401  registers the type
+    cfg = Config.fromfile(osp.join(
+        REPO_ROOT, 'configs', 'seg', 'fpn_flatten-pvt-t_40k_ade20k-512x512.py'))
+    init_default_scope('mmseg')
+    from mmseg.registry import MODELS
+    cfg.model.backbone = dict(type='AgentCSWin', embed_dim=16,
+                              depth=[1, 1, 1, 1], num_heads=[2] * 4,
+                              split_size=[1, 2, 7, 7])
+    with pytest.raises(TypeError, match='AgentCSWin.forward takes no '
+                       'valid_sizes.*use EncoderDecoder'):
+        MODELS.build(cfg.model)
+
+
 def test_images_too_small_for_their_batch_are_refused():
     """An image left without a key of its own (smaller than the spatial
     reduction, or than a patch) gets one clear error."""

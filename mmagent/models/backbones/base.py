@@ -39,7 +39,9 @@ def backbone_init(aliases: Optional[Dict[str, str]] = None,
     Every argument, defaults included, is kept in ``self.init_args``:
     :class:`AttentionBackbone` reads the common ones (``out_indices``,
     ``drop_rate``, ``qkv_bias`` ...) from there by name, so a family states
-    them once, in its signature.
+    them once, in its signature. Decorate one ``__init__`` per family: a
+    subclass that only changes defaults (the FLatten models) passes its
+    arguments on undecorated, and the family's recording holds them.
     """
 
     def decorator(init):

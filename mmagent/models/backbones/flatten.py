@@ -159,9 +159,10 @@ class FLattenSwinTransformer(AgentSwinTransformer):
             *args, attn_type=attn_type, kernel_size=kernel_size,
             attn_cfgs=with_focusing_factor(attn_cfgs, focusing_factor),
             **kwargs)
-        grids = [self.pretrain_img_size // kwargs.get('patch_size', 4) // 2**i
+        patch_size = self.init_args['patch_size']
+        grids = [self.pretrain_img_size // patch_size // 2**i
                  for i in range(self.num_stages)]
-        window = kwargs.get('window_size', 56)
+        window = self.init_args['window_size']
         focused_linear = ATTENTIONS.get('focused_linear')
         for i, stage in enumerate(self.layers):
             linear = any(

@@ -3,6 +3,8 @@
 :class:`~mmagent.models.dense.HandsImageSizes` (``PaddingAwareMaskRCNN``,
 ``PaddingAwareCascadeRCNN``, ``PaddingAwareRetinaNet`` ...); same arguments
 and state dict as the detector they extend."""
+import inspect
+
 from mmdet.models import detectors
 from mmdet.models.detectors import BaseDetector
 from mmengine.registry import MODELS
@@ -12,8 +14,10 @@ from . import HandsImageSizes
 PADDING_AWARE = {}
 for _name in detectors.__all__:
     _base = getattr(detectors, _name)
+    # the detectors built around one backbone (not the semi-supervised
+    # teachers and students)
     if isinstance(_base, type) and issubclass(_base, BaseDetector) and \
-            _base is not BaseDetector:
+            'backbone' in inspect.signature(_base.__init__).parameters:
         PADDING_AWARE[_name] = MODELS.register_module(
             name=f'PaddingAware{_name}')(type(
                 f'PaddingAware{_name}', (HandsImageSizes, _base), {

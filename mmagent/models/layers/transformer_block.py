@@ -126,9 +126,15 @@ class TransformerBlock(BaseModule):
         else:
             self.attn = attn
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), act_cfg, drop,
+                  dwconv=mlp_dwconv)
+        # registration order = the official parameter order, which the
+        # optimizer state of a resumed run follows (CSWin: mlp, then norm2)
+        if self.branches:
+            self.mlp = mlp
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), act_cfg, drop,
-                       dwconv=mlp_dwconv)
+        if not self.branches:
+            self.mlp = mlp
 
     def _mix(self, x: torch.Tensor, hw_shape: Sequence[int], valid_hw=None):
         if not self.branches:
