@@ -250,6 +250,13 @@ def test_flatten_families_take_official_kwargs_and_run_any_size():
         with pytest.raises(ValueError, match=r'^la_sr_ratios (needs 4 '
                            r'numbers|must be positive)'):
             FLattenPVT(la_sr_ratios=bad)
+    # the official code would window a focused linear stage whose grid is
+    # larger than window_size; here those stages are global, so say so
+    with pytest.raises(NotImplementedError, match='window_size=28 is '
+                       'smaller than the 56x56'):
+        FLattenSwinTransformer(arch=dict(
+            embed_dims=16, depths=[1] * 4, num_heads=[1, 2, 4, 8],
+            attn_type='LLSS'), window_size=28)
     for bad in (0, -2, True, '3'):  # p = 0 maps every feature to 1
         with pytest.raises(ValueError, match='focusing_factor'):
             FLattenPVT(arch='t', focusing_factor=bad)
