@@ -26,18 +26,26 @@ def load_golden(golden_dir, name):
                       map_location='cpu', weights_only=False)
 
 
+def classifier_config(config, kwargs):
+    """``configs/cls/{config}_in1k.py`` with a fixture's backbone (official
+    kwargs, unchanged, no drop-path) in place of the preset."""
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/cls',
+                                   f'{config}_in1k.py'))
+    backbone = dict(cfg.model.backbone)
+    for preset in ('arch', 'pretrain_img_size', 'drop_path_rate'):
+        backbone.pop(preset, None)
+    backbone.update(kwargs, drop_path_rate=0.)
+    cfg.model.backbone = backbone
+    cfg.model.head.num_classes = kwargs['num_classes']
+    return cfg
+
+
 def classifier(golden, config, exact):
     """The family's classifier config with the fixture's backbone (official
     kwargs) and weights, in training mode without stochastic layers."""
     import mmpretrain.models  # noqa: F401 (registers ImageClassifier)
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/cls', f'{config}'
-                                   '_in1k.py'))
-    backbone = dict(cfg.model.backbone)
-    for preset in ('arch', 'pretrain_img_size', 'drop_path_rate'):
-        backbone.pop(preset, None)
-    backbone.update(golden['kwargs'], drop_path_rate=0., exact=exact)
-    cfg.model.backbone = backbone
-    cfg.model.head.num_classes = golden['kwargs']['num_classes']
+    cfg = classifier_config(config, golden['kwargs'])
+    cfg.model.backbone.exact = exact
     cfg.model.head.in_channels = golden['state_dict']['head.weight'].shape[1]
     cfg.model.pop('train_cfg', None)  # no mixup/cutmix: plain logits
     init_default_scope('mmpretrain')

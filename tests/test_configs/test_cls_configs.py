@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 from conftest import REPO_ROOT, TINY_SWIN, run
+from golden_models import classifier_config
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
@@ -190,14 +191,7 @@ FAMILIES = {'pvt': 'pvt-t', 'swin': 'swin-t', 'deit': 'deit-t',
 def golden_config(family, kwargs):
     """The family's real classifier config with the fixture's backbone
     (official kwargs, unchanged) in place of the preset."""
-    cfg = Config.fromfile(config(FAMILIES[family]))
-    backbone = dict(cfg.model.backbone)
-    for preset in ('arch', 'pretrain_img_size', 'drop_path_rate'):
-        backbone.pop(preset, None)
-    backbone.update(kwargs, drop_path_rate=0.)
-    cfg.model.backbone = backbone
-    cfg.model.head.num_classes = kwargs['num_classes']
-    return cfg
+    return classifier_config(f'agent-{FAMILIES[family]}', kwargs)
 
 
 @pytest.mark.parametrize('exact', [False, True])

@@ -8,9 +8,9 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from conftest import REPO_ROOT, block_context
+from conftest import block_context
+from golden_models import classifier_config
 
 from mmagent.apis import check_fits_config, convert_checkpoint
 from mmagent.models.backbones import (FLattenCSWin, FLattenPVT,
@@ -168,15 +168,7 @@ FLATTEN = {'cswin': 'cswin-t', 'pvt': 'pvt-t', 'pvt_v2': 'pvtv2-b1',
 def flatten_classifier_config(family, kwargs):
     """The family's FLatten classifier config with the fixture's backbone
     (official kwargs, unchanged) in place of the preset."""
-    cfg = Config.fromfile(osp.join(
-        REPO_ROOT, f'configs/cls/flatten-{FLATTEN[family]}_in1k.py'))
-    backbone = dict(cfg.model.backbone)
-    for preset in ('arch', 'pretrain_img_size', 'drop_path_rate'):
-        backbone.pop(preset, None)
-    backbone.update(kwargs, drop_path_rate=0.)
-    cfg.model.backbone = backbone
-    cfg.model.head.num_classes = kwargs['num_classes']
-    return cfg
+    return classifier_config(f'flatten-{FLATTEN[family]}', kwargs)
 
 
 @pytest.mark.parametrize('exact', [False, True])
