@@ -2,7 +2,9 @@
 attention logits exceed the fp16 range."""
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import TINY_PVT, TINY_SWIN
+from torch.overrides import TorchFunctionMode
 
 from mmagent import AgentPVT, AgentSwinTransformer
 from mmagent.models.layers import AgentAttention, WindowAttention
@@ -102,10 +104,49 @@ def test_cpu_amp_optim_wrapper_and_configure_amp():
         assert 'loss_scale' not in cfg.optim_wrapper
 
 
-# bf16 keeps 8 bits of mantissa (eps 2^-8 = 3.9e-3): ten of them, relative
-# to the output's largest magnitude, after a dozen bf16 layers. Measured:
-# 5e-3 to 2.3e-2 (FLatten-PVT's logits).
-BF16_TOLERANCE = 0.04
+#: Products that CPU and CUDA autocast run in bf16 (their lower-precision op
+#: lists), as reached from Python by the models here.
+BF16_PRODUCTS = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__,
+                 torch.mm, torch.bmm, torch.baddbmm, torch.addmm,
+                 torch.einsum, F.linear, F.conv2d,
+                 F.scaled_dot_product_attention}
+
+
+def _round_bf16(value):
+    if torch.is_tensor(value) and value.is_floating_point():
+        return value.bfloat16().float()
+    return value
+
+
+class RoundProductsToBF16(TorchFunctionMode):
+    """fp32 arithmetic with every product's operands and result rounded to
+    bf16: the roundings autocast makes, without the hardware's accumulation
+    order (the same figures on every machine)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func not in BF16_PRODUCTS:
+            return func(*args, **kwargs)
+        args = tuple(_round_bf16(a) for a in args)
+        kwargs = {k: _round_bf16(v) for k, v in kwargs.items()}
+        return _round_bf16(func(*args, **kwargs))
+
+
+# How far bf16 autocast may stray from fp32 is a property of the model: the
+# random-weight golden models lose 0.3% to 3% of their largest output to the
+# roundings alone (RoundProductsToBF16; FLatten-PVT's logits the most, its
+# bf16 *weights* alone already cost 4%), so one absolute bound read off one
+# CPU fails on another (0.047 against 0.04 on an AMD EPYC). Autocast adds to
+# those roundings the elementwise ops between products (bias adds, residual
+# sums in bf16) and the kernels' own accumulation: measured at 0.8x to 3.0x
+# of the emulated error (Intel Xeon with AMX; the largest on Agent-Swin's
+# last stage). The bound is 5x: a product or normaliser left in bf16 that
+# should be in fp32 shows up as 10x or more.
+BF16_ERROR_FACTOR = 5
+
+
+def relative_error(out, ref):
+    return ((out.float() - ref).abs().max() / ref.abs().max()).item()
 
 
 @pytest.mark.parametrize('name', [
@@ -114,7 +155,8 @@ BF16_TOLERANCE = 0.04
     'flatten_cswin_cls', 'agent_pvt', 'agent_swin'])
 def test_bf16_inference_close_to_fp32_on_golden_models(golden_dir, name):
     """bf16 autocast inference (``benchmark_backbone.py --dtypes bf16``) of
-    every official golden model stays within bf16 tolerance of fp32."""
+    every official golden model stays within the error its own bf16
+    roundings explain (see ``BF16_ERROR_FACTOR``)."""
     from golden_models import CLASSIFIERS, backbone, classifier, load_golden
     golden = load_golden(golden_dir, name)
     if name.endswith('_cls'):
@@ -133,7 +175,11 @@ def test_bf16_inference_close_to_fp32_on_golden_models(golden_dir, name):
         ref = forward(x)
         with torch.autocast('cpu', dtype=torch.bfloat16):
             low = forward(x)
-    for out, fp32 in zip(low, ref):
-        error = (out.float() - fp32).abs().max() / fp32.abs().max()
+        with RoundProductsToBF16():
+            emulated = forward(x)
+    assert len(low) == len(ref) == len(emulated) > 0
+    for out, fp32, emu in zip(low, ref, emulated):
+        error, expected = relative_error(out, fp32), relative_error(emu, fp32)
         # above fp32 rounding: the products really ran in bf16
-        assert 1e-4 < error <= BF16_TOLERANCE, error
+        assert 1e-4 < error <= BF16_ERROR_FACTOR * expected, (error,
+                                                              expected)
