@@ -14,7 +14,8 @@ import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
 from mmagent.datasets import (ON_BAD_SAMPLE, BadSampleError,
                               guard_training_data, stop_at_bad_sample)
 from mmagent.engine import (check_checkpoints, compile_backbone,
-                            configure_amp, pop_compile_options)
+                            configure_amp, make_resumable,
+                            pop_compile_options)
 from mmagent.tasks import get_task
 from mmagent.utils.checkpoint import (CheckpointLoadError,
                                       TrustCheckpointAction)
@@ -98,6 +99,7 @@ def main():
                     scan_limit=None if args.full_data_scan else 200)
     task.check_model(cfg)
     guard_training_data(cfg, args.on_bad_sample)
+    make_resumable(cfg)  # every random draw from the seed and its place
     if args.preflight:
         return
     prepare_distributed(cfg)

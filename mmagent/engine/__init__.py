@@ -1,17 +1,20 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""Training-time pieces for mmengine's Runner: crash-safe checkpoints and
-resume, mixed precision on CPU, BiViT's cross-layer binarization, the
-tools' ``--compile``."""
+"""Training-time pieces for mmengine's Runner: crash-safe checkpoints, a
+resume that loses nothing, mixed precision on CPU, BiViT's cross-layer
+binarization, the tools' ``--compile``."""
 from .amp import CPUAmpOptimWrapper, configure_amp
 from .binarization import CrossLayerBinarizationHook
 from .checkpointing import (SafeCheckpointHook, check_checkpoints,
                             find_resumable_checkpoint,
                             use_safe_checkpoint_hook)
 from .compiling import compile_backbone, pop_compile_options
+from .resume import (ReseedEachIterationHook, make_resumable,
+                     take_seed_of_checkpoint)
 
 __all__ = [
     'CPUAmpOptimWrapper', 'configure_amp', 'CrossLayerBinarizationHook',
     'SafeCheckpointHook',
     'check_checkpoints', 'find_resumable_checkpoint',
-    'use_safe_checkpoint_hook', 'compile_backbone', 'pop_compile_options'
+    'use_safe_checkpoint_hook', 'compile_backbone', 'pop_compile_options',
+    'ReseedEachIterationHook', 'make_resumable', 'take_seed_of_checkpoint'
 ]

@@ -13,6 +13,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
 from ..utils.checkpoint import CheckpointLoadError, inspect_checkpoint
+from .resume import take_seed_of_checkpoint
 
 LAST_CHECKPOINT = 'last_checkpoint'
 PARTIAL_SUFFIX = '.partial'
@@ -138,8 +139,9 @@ def check_checkpoints(cfg, resume: Optional[str] = None) -> None:
     the config's ``load_from``, is checked with
     :func:`~mmagent.utils.checkpoint.inspect_checkpoint`: a missing,
     truncated or unsafe one raises :class:`CheckpointLoadError` now rather
-    than after the model and dataloaders are built. Also swaps in
-    :class:`SafeCheckpointHook`.
+    than after the model and dataloaders are built; a resumed run takes the
+    checkpoint's seed (:func:`~mmagent.engine.resume.take_seed_of_checkpoint`).
+    Also swaps in :class:`SafeCheckpointHook`.
     """
     use_safe_checkpoint_hook(cfg)
     if resume == 'auto':
@@ -154,8 +156,11 @@ def check_checkpoints(cfg, resume: Optional[str] = None) -> None:
         if skipped:
             print(f'resuming from {path} instead of {skipped[0][0]}')
         cfg.resume, cfg.load_from = True, path
+        take_seed_of_checkpoint(cfg, path)
         return  # already inspected
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
     if cfg.get('load_from') and '://' not in str(cfg.load_from):
         cfg.load_from = inspect_checkpoint(cfg.load_from)
+        if cfg.get('resume'):
+            take_seed_of_checkpoint(cfg, cfg.load_from)

@@ -244,6 +244,23 @@ def inspect_checkpoint(filename: str, trusted: Optional[bool] = None) -> str:
     return filename
 
 
+def checkpoint_meta(filename: str, trusted: Optional[bool] = None) -> dict:
+    """The ``meta`` dict of a checkpoint (``{}`` when it has none), its
+    tensors memory-mapped rather than read (zip-format files), through the
+    same allow-list as :func:`torch_load`."""
+    if not zipfile.is_zipfile(filename):
+        ckpt = load_checkpoint_file(filename, trusted=trusted)
+    elif is_trusted(trusted):
+        ckpt = torch.load(filename, map_location='cpu', mmap=True,
+                          weights_only=False, pickle_module=lenient_pickle)
+    else:
+        with torch.serialization.safe_globals(allowed_globals()):
+            ckpt = torch.load(filename, map_location='cpu', mmap=True,
+                              weights_only=True)
+    meta = ckpt.get('meta') if isinstance(ckpt, Mapping) else None
+    return dict(meta) if isinstance(meta, Mapping) else {}
+
+
 def load_checkpoint_file(filename: str, map_location='cpu',
                          trusted: Optional[bool] = None) -> Mapping:
     """Read a local checkpoint (see :func:`torch_load`), raising one
