@@ -34,12 +34,15 @@ class KillWhileSaving(Hook):
 
 @HOOKS.register_module()
 class KillRank(Hook):
-    """``kill -9`` of the process of ``rank`` after ``iteration``."""
+    """``kill -9`` of the process of ``rank`` after ``iteration``, in the
+    first attempt only (not after torchrun restarted the group)."""
 
     def __init__(self, rank, iteration):
         self.rank, self.iteration = rank, iteration
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
-        if runner.rank == self.rank and runner.iter + 1 == self.iteration:
+        restarts = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', 0))
+        if runner.rank == self.rank and runner.iter + 1 == self.iteration \
+                and restarts == 0:
             os.kill(os.getpid(), signal.SIGKILL)

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Usage: tools/dist_train.sh CONFIG GPUS [train.py args]
+# Usage: tools/dist_train.sh CONFIG GPUS [--max-restarts N] [train.py args]
 # One process per GPU through torchrun; without CUDA the processes run on the
-# CPU and talk over gloo (tools/train.py switches the backend).
+# CPU and talk over gloo (tools/train.py switches the backend). Several
+# machines: run it on each with NNODES, NODE_RANK, MASTER_ADDR (and PORT).
+# --max-restarts N: torchrun's elastic agent restarts the whole group up to
+# N times when a worker dies; the restarted workers resume from the newest
+# complete checkpoint of the work dir.
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
@@ -10,10 +14,24 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
 
+MAX_RESTARTS=0
+PY_ARGS=()
+set -- "${@:3}"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --max-restarts) MAX_RESTARTS=$2; shift 2 ;;
+        --max-restarts=*) MAX_RESTARTS=${1#*=}; shift ;;
+        *) PY_ARGS+=("$1"); shift ;;
+    esac
+done
+case "$MAX_RESTARTS" in
+    ''|*[!0-9]*) echo "--max-restarts takes a number, got '$MAX_RESTARTS'" >&2; exit 1 ;;
+esac
+
 # The config, checkpoint and data checks run once, here, before torchrun
 # starts the workers: a bad run ends with one message and exit status 1.
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
-$PYTHON $(dirname "$0")/train.py $CONFIG --preflight ${@:3} || exit $?
+$PYTHON $(dirname "$0")/train.py $CONFIG --preflight "${PY_ARGS[@]}" || exit $?
 
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
 $PYTHON -m torch.distributed.run \
@@ -22,6 +40,7 @@ $PYTHON -m torch.distributed.run \
     --master_addr=$MASTER_ADDR \
     --nproc_per_node=$GPUS \
     --master_port=$PORT \
+    --max-restarts=$MAX_RESTARTS \
     $(dirname "$0")/train.py \
     $CONFIG \
-    --launcher pytorch ${@:3}
+    --launcher pytorch "${PY_ARGS[@]}"

@@ -68,6 +68,10 @@ def parse_args():
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if int(os.environ.get('TORCHELASTIC_RESTART_COUNT', 0)) > 0:
+        # torchrun restarted the group (dist_train.sh --max-restarts):
+        # continue from the newest complete checkpoint
+        args.resume = 'auto'
     return args
 
 

@@ -1,9 +1,10 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""Distributed runs without a GPU: gloo process group, a DDP wrapper that
-accepts CPU modules, and a clean exit."""
+"""Distributed runs without a GPU (torchrun or Slurm): gloo process group,
+a DDP wrapper that accepts CPU modules, and a clean exit."""
 import datetime
 import gc
 import os
+import subprocess
 
 import torch
 import torch.distributed as dist
@@ -49,17 +50,38 @@ def dist_timeout(gpu: bool) -> int:
     return seconds
 
 
+def slurm_environment() -> dict:
+    """torch's ``env://`` variables of a Slurm task, as mmengine's slurm
+    launcher derives them: rank and world size from ``SLURM_PROCID`` /
+    ``SLURM_NTASKS``, the local rank from ``SLURM_LOCALID``, the master the
+    first host of ``SLURM_NODELIST`` (``scontrol show hostname``), unless
+    ``MASTER_ADDR`` is set; ``MASTER_PORT`` as set, else 29500."""
+    nodes = os.environ['SLURM_NODELIST']
+    first = subprocess.run(['scontrol', 'show', 'hostname', nodes],
+                           capture_output=True, text=True, check=True)
+    return dict(
+        RANK=os.environ['SLURM_PROCID'],
+        WORLD_SIZE=os.environ['SLURM_NTASKS'],
+        LOCAL_RANK=os.environ.get('SLURM_LOCALID', '0'),
+        MASTER_ADDR=os.environ.get('MASTER_ADDR',
+                                   first.stdout.split()[0]),
+        MASTER_PORT=os.environ.get('MASTER_PORT', '29500'))
+
+
 def prepare_distributed(cfg) -> None:
     """Set the process-group timeout (:func:`dist_timeout`) and let
-    ``--launcher pytorch`` runs work without CUDA.
+    ``--launcher pytorch`` and ``--launcher slurm`` runs work without CUDA.
 
     The configs ask for nccl and mmengine calls ``torch.cuda.set_device``
     while initialising, so on a CPU-only machine we join the process group
-    over gloo ourselves (mmengine then skips its own initialisation) and
-    wrap the model with :class:`CPUDistributedDataParallel`. Thus
-    ``tools/dist_train.sh CONFIG 2`` runs two CPU processes.
+    over gloo ourselves (mmengine then skips its own initialisation; a
+    Slurm task first gets torch's variables from :func:`slurm_environment`)
+    and wrap the model with :class:`CPUDistributedDataParallel`. Thus
+    ``tools/dist_train.sh CONFIG 2`` runs two CPU processes, and
+    ``tools/slurm_train.sh`` CPU tasks.
     """
-    if cfg.get('launcher', 'none') == 'none':
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none':
         return
     gpu = torch.cuda.is_available()
     timeout = dist_timeout(gpu)
@@ -73,8 +95,10 @@ def prepare_distributed(cfg) -> None:
             type='CPUDistributedDataParallel',
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if launcher == 'slurm':
+        os.environ.update(slurm_environment())
     if not dist.is_initialized():
-        dist.init_process_group(  # env:// from torchrun
+        dist.init_process_group(  # env:// from torchrun or Slurm
             backend='gloo',
             timeout=datetime.timedelta(seconds=dist_cfg['timeout']))
 

@@ -2,9 +2,10 @@
 the run's seed and its place in the run (mmagent.engine.resume), so a run
 killed with SIGKILL and resumed ends with the uninterrupted run's weights
 and optimizer state, bit for bit on the CPU: epoch- and iteration-based
-loops, 2 persistent loader workers with random augmentations, one process
-and 2-process DDP. (The crash-safety test in test_crash_safe_training.py
-kills a run while it writes a checkpoint, with the same comparison.)"""
+loops, 2 persistent loader workers with random augmentations. (The
+crash-safety test in test_crash_safe_training.py kills a run while it
+writes a checkpoint, test_tools/test_distributed_launchers.py a 2-process
+DDP run, with the same comparison.)"""
 import os.path as osp
 import pickle
 import random
@@ -160,29 +161,3 @@ def test_epoch_based_kill_9_then_resume_equals_uninterrupted(tiny_ade,
     assert training_state_differences(
         osp.join(tmp_path, 'plain', 'epoch_4.pth'),
         osp.join(work_dir, 'epoch_4.pth')) == []
-
-
-def dist_train(config, work_dir, port, *args, check=True):
-    env = {'PYTHONPATH': osp.join(REPO_ROOT, 'tests'), 'PORT': str(port),
-           'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1'}
-    return run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
-                work_dir, *args], check=check, env=env, timeout=600)
-
-
-@pytest.mark.slow
-def test_ddp_kill_9_then_resume_equals_uninterrupted(tiny_ade, tmp_path):
-    """Two processes (gloo), one loader worker each: rank 1 killed after
-    iteration 5, the group stops; ``dist_train.sh --resume`` from iter_4."""
-    plain = write_config(tmp_path / 'plain.py', tiny_ade, workers=1)
-    dist_train(plain, str(tmp_path / 'plain'), 29541)
-    crashing = write_config(tmp_path / 'crash.py', tiny_ade,
-                            KILL.format(rank=1, iteration=5), workers=1)
-    work_dir = str(tmp_path / 'work')
-    assert dist_train(crashing, work_dir, 29542,
-                      check=False).returncode != 0
-    assert not osp.exists(osp.join(work_dir, 'iter_6.pth'))
-    result = dist_train(plain, work_dir, 29543, '--resume')
-    assert 'Iter(train) [5/8]' in result.stdout + result.stderr
-    assert training_state_differences(
-        osp.join(tmp_path, 'plain', 'iter_8.pth'),
-        osp.join(work_dir, 'iter_8.pth')) == []

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Usage: [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] \
+#     tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
+set -x
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+CHECKPOINT=$4
+GPUS=${GPUS:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+SRUN_ARGS=${SRUN_ARGS:-""}
+PY_ARGS=${@:5}
+PYTHON=${PYTHON:-python}
+export PYTHONPATH="$(dirname $0)/..":$PYTHONPATH
+
+# The config, checkpoint and data checks run once, here, before the job is
+# queued: a bad run ends with one message and exit status 1.
+$PYTHON $(dirname "$0")/test.py ${CONFIG} ${CHECKPOINT} --preflight \
+    ${PY_ARGS} || exit $?
+
+srun -p ${PARTITION} \
+    --job-name=${JOB_NAME} \
+    --gres=gpu:${GPUS_PER_NODE} \
+    --ntasks=${GPUS} \
+    --ntasks-per-node=${GPUS_PER_NODE} \
+    --cpus-per-task=${CPUS_PER_TASK} \
+    --kill-on-bad-exit=1 \
+    ${SRUN_ARGS} \
+    $PYTHON -u $(dirname "$0")/test.py ${CONFIG} ${CHECKPOINT} \
+    --launcher="slurm" ${PY_ARGS}
