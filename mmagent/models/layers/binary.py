@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ...utils.device_branches import branch_device
+
 #: The paper's threshold factor (Eq. 11): a bit shift in hardware.
 SAB_BETA = 0.25
 
@@ -230,8 +232,8 @@ def integer_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     of 8), the ±1 values go through a float GEMM, exact for integer sums
     below 2**24. A custom operator, so that torch.compile calls the
     library kernel instead of generating a slower integer loop."""
-    if a.device.type == 'cpu' or (a.shape[0] > 16 and a.shape[1] % 8 == 0
-                                  and b.shape[1] % 8 == 0):
+    if branch_device(a) == 'cpu' or (a.shape[0] > 16 and a.shape[1] % 8 == 0
+                                     and b.shape[1] % 8 == 0):
         return torch._int_mm(a, b)
     return (a.float() @ b.float()).to(torch.int32)
 

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch.fx.experimental.symbolic_shapes import statically_known_true
 
+from ....utils.device_branches import branch_device
+
 
 @contextlib.contextmanager
 def fp32_logits(*tensors: torch.Tensor):
@@ -84,7 +86,7 @@ def biased_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     added in place.
     """
     if not (bias.requires_grad and torch.is_grad_enabled()
-            and q.device.type == 'cpu'):
+            and branch_device(q) == 'cpu'):
         return F.scaled_dot_product_attention(
             q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)
     with fp32_logits(q, k) as (q_, k_):  # as SDPA's fallback: fp32 maths
