@@ -16,7 +16,7 @@ PIP := $(PY) -m pip
 PIN := -c requirements/pinned.txt
 STAMP := $(VENV)/.mmagent-env
 
-.PHONY: env test test-fast demo clean-env
+.PHONY: env test test-fast test-gpu benchmark-gpu mmcv-cuda demo clean-env
 
 env: $(STAMP)
 
@@ -51,6 +51,27 @@ test: $(STAMP)
 # `slow` marker), a few minutes.
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -n $(PYTEST_JOBS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
+
+# The GPU suite (tests marked `cuda`, docs/get_started.md#gpus): families in
+# fp32/fp16/bf16 against the CPU's float64, fused SDPA kernels in training,
+# AMP steps of Mask R-CNN and UperNet, compile, BiViT's int8 GEMMs, AgentSD
+# fp16, DDP over NCCL; a few minutes on one GPU. The environment needs mmcv
+# with CUDA ops: `make mmcv-cuda`, then
+# `make test-gpu VENV=.venv-gpu PIP_EXTRA="--find-links wheels-cuda"`.
+test-gpu: $(STAMP)
+	$(PY) -c "import sys, torch; torch.cuda.is_available() or sys.exit('make test-gpu: torch sees no CUDA GPU')"
+	$(PY) -c "import sys, mmcv.ops; mmcv.ops.get_compiling_cuda_version() != 'not available' or sys.exit('make test-gpu: this mmcv has no CUDA ops (make mmcv-cuda)')"
+	$(PY) -m pytest tests -m cuda $(PYTEST_ARGS)
+
+# The GPU speed tables: docs/benchmarks/gpu-<device>.json and markdown.
+benchmark-gpu: $(STAMP)
+	$(PY) tools/analysis_tools/benchmark_backbone.py --suite gpu
+
+# mmcv 2.1.0 with CUDA ops for the pinned torch, into wheels-cuda/
+# (TORCH_CUDA_ARCH_LIST and MAX_JOBS as tools/misc/build_mmcv_cuda.sh says;
+# ~25 min per architecture on 2 cores).
+mmcv-cuda:
+	bash tools/misc/build_mmcv_cuda.sh wheels-cuda
 
 # Classification (then BiViT), segmentation and detection on the embedded
 # synthetic data, on CPU (about 27 minutes on 2 cores); see

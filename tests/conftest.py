@@ -72,6 +72,20 @@ def pytest_configure(config):
     import mmagent  # noqa: F401  registers the backbones, patches loading
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` (the GPU suite, ``make test-gpu``) are skipped,
+    and reported as skipped, where torch sees no GPU; the suite's dry run
+    on the CPU (``MMAGENT_GPU_SUITE_DEVICE=cpu``) runs them there."""
+    if torch.cuda.is_available() or \
+            os.environ.get('MMAGENT_GPU_SUITE_DEVICE') == 'cpu':
+        return
+    skip = pytest.mark.skip(reason='needs a CUDA GPU (torch.cuda.'
+                            'is_available() is False): make test-gpu')
+    for item in items:
+        if 'cuda' in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def golden_dir():
     if not osp.isdir(GOLDEN_DIR):

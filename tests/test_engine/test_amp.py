@@ -2,9 +2,8 @@
 attention logits exceed the fp16 range."""
 import pytest
 import torch
-import torch.nn.functional as F
 from conftest import TINY_PVT, TINY_SWIN
-from torch.overrides import TorchFunctionMode
+from precision import RoundProducts, relative_error
 
 from mmagent import AgentPVT, AgentSwinTransformer
 from mmagent.models.layers import AgentAttention, WindowAttention
@@ -104,37 +103,9 @@ def test_cpu_amp_optim_wrapper_and_configure_amp():
         assert 'loss_scale' not in cfg.optim_wrapper
 
 
-#: Products that CPU and CUDA autocast run in bf16 (their lower-precision op
-#: lists), as reached from Python by the models here.
-BF16_PRODUCTS = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__,
-                 torch.mm, torch.bmm, torch.baddbmm, torch.addmm,
-                 torch.einsum, F.linear, F.conv2d,
-                 F.scaled_dot_product_attention}
-
-
-def _round_bf16(value):
-    if torch.is_tensor(value) and value.is_floating_point():
-        return value.bfloat16().float()
-    return value
-
-
-class RoundProductsToBF16(TorchFunctionMode):
-    """fp32 arithmetic with every product's operands and result rounded to
-    bf16: the roundings autocast makes, without the hardware's accumulation
-    order (the same figures on every machine)."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func not in BF16_PRODUCTS:
-            return func(*args, **kwargs)
-        args = tuple(_round_bf16(a) for a in args)
-        kwargs = {k: _round_bf16(v) for k, v in kwargs.items()}
-        return _round_bf16(func(*args, **kwargs))
-
-
 # How far bf16 autocast may stray from fp32 is a property of the model: the
 # random-weight golden models lose 0.3% to 3% of their largest output to the
-# roundings alone (RoundProductsToBF16; FLatten-PVT's logits the most, its
+# roundings alone (precision.RoundProducts; FLatten-PVT's logits the most, its
 # bf16 *weights* alone already cost 4%), so one absolute bound read off one
 # CPU fails on another (0.047 against 0.04 on an AMD EPYC). Autocast adds to
 # those roundings the elementwise ops between products (bias adds, residual
@@ -143,10 +114,6 @@ class RoundProductsToBF16(TorchFunctionMode):
 # last stage). The bound is 5x: a product or normaliser left in bf16 that
 # should be in fp32 shows up as 10x or more.
 BF16_ERROR_FACTOR = 5
-
-
-def relative_error(out, ref):
-    return ((out.float() - ref).abs().max() / ref.abs().max()).item()
 
 
 @pytest.mark.parametrize('name', [
@@ -175,7 +142,7 @@ def test_bf16_inference_close_to_fp32_on_golden_models(golden_dir, name):
         ref = forward(x)
         with torch.autocast('cpu', dtype=torch.bfloat16):
             low = forward(x)
-        with RoundProductsToBF16():
+        with RoundProducts(torch.bfloat16):
             emulated = forward(x)
     assert len(low) == len(ref) == len(emulated) > 0
     for out, fp32, emu in zip(low, ref, emulated):

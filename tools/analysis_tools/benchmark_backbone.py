@@ -229,6 +229,33 @@ README_SUITE += [(key, title, argv, 'benchmark.py')
                  for key, title, argv in WHOLE_MODELS]
 
 
+# One GPU (``--suite gpu``): the backbones in fp32, fp16 and bf16, eager and
+# compiled, at the detection size (inference and training) and at the
+# papers' ImageNet setting (224x224, batch 64); figures to
+# docs/benchmarks/gpu-<device>.json.
+GPU_MODELS = ['agent-swin-t', 'mmdet-swin-t', 'flatten-swin-t',
+              'agent-pvt-t', 'mmdet-pvt-t', 'flatten-pvt-t']
+GPU_COMMON = ['--no-exact', '--compile', '--dtypes', 'fp32', 'fp16', 'bf16',
+              '--models', *GPU_MODELS]
+GPU_SUITE = [
+    ('gpu-inference-800', 'Inference, 800x1344, batch 1, fp32/fp16/bf16, '
+     'eager and compiled', GPU_COMMON),
+    ('gpu-train-800', 'Training step, 800x1344, batch 1, fp32/fp16/bf16, '
+     'eager and compiled', ['--mode', 'train', *GPU_COMMON]),
+    ('gpu-inference-224', 'Inference, 224x224, batch 64, fp32/fp16/bf16, '
+     'eager and compiled',
+     ['--shapes', '224x224', '--batch-sizes', '64', *GPU_COMMON]),
+]
+SUITE_RUNS = dict(readme=README_SUITE, gpu=GPU_SUITE)
+
+
+def device_slug(device: str) -> str:
+    """``cuda`` -> e.g. ``nvidia-h100-80gb-hbm3``, for file names."""
+    import re
+    name = torch.cuda.get_device_name(torch.device(device))
+    return re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')
+
+
 def baseline_of(name):
     """The softmax model a row is compared with (the last of its suite's
     comparisons), compiled when the row is."""
@@ -285,18 +312,31 @@ def markdown_table(records):
     return '\n'.join(lines)
 
 
-def run_readme_suite(args):
-    """Every README table, one process per run; figures to ``args.json``
-    (default ``benchmark_readme.json``), tables printed in markdown."""
+def run_suite(args):
+    """Every run of ``args.suite``, one process each; figures to
+    ``args.json`` (default ``benchmark_readme.json``, for ``gpu``
+    ``docs/benchmarks/gpu-<device>.json``), tables printed in markdown."""
     import os
     import subprocess
     import sys
     import tempfile
-    out = args.json or 'benchmark_readme.json'
+    if args.suite == 'gpu':
+        if args.device == 'cpu':
+            args.device = 'cuda'
+        if not torch.cuda.is_available():
+            raise SystemExit('--suite gpu needs a CUDA GPU: torch sees none '
+                             '(torch.cuda.is_available() is False)')
+        if args.repeats == 3:  # the CPU default: GPUs time far more rounds
+            args.repeats = 20
+        if args.warmup == 1:
+            args.warmup = 5
+    out = args.json or (
+        f'docs/benchmarks/gpu-{device_slug(args.device)}.json'
+        if args.suite == 'gpu' else 'benchmark_readme.json')
     runs = []
     here = os.path.dirname(os.path.abspath(__file__))
     with tempfile.TemporaryDirectory() as tmp:
-        for key, title, argv, *tool in README_SUITE:
+        for key, title, argv, *tool in SUITE_RUNS[args.suite]:
             if args.runs and key not in args.runs:
                 continue
             tool = tool[0] if tool else os.path.basename(__file__)
@@ -350,12 +390,16 @@ def parse_args():
         'and mmdet softmax backbones side by side')
     parser.add_argument('--models', nargs='+', default=DEFAULT_MODELS,
                         choices=[*SUITES, *BASELINES])
-    parser.add_argument('--suite', choices=['readme'],
+    parser.add_argument('--suite', choices=list(SUITE_RUNS),
                         help='readme: run every README speed table (one '
                         'process each), print them in markdown, write all '
-                        'figures to --json')
+                        'figures to --json; gpu: the GPU tables (fp32, '
+                        'fp16, bf16, eager and compiled, 800x1344 batch 1 '
+                        'and 224x224 batch 64) on --device (default cuda), '
+                        'figures to docs/benchmarks/gpu-<device>.json')
     parser.add_argument('--runs', nargs='+', metavar='KEY',
-                        choices=[run[0] for run in README_SUITE],
+                        choices=[run[0] for suite in SUITE_RUNS.values()
+                                 for run in suite],
                         help='with --suite: only these of its runs')
     parser.add_argument('--shapes', nargs='+', type=parse_shape,
                         default=[(800, 1344)], metavar='HxW')
@@ -452,8 +496,8 @@ def run_setting(models, shape, batch, dtype_name, device, args):
 
 def main():
     args = parse_args()
-    if args.suite == 'readme':
-        return run_readme_suite(args)
+    if args.suite:
+        return run_suite(args)
     malloc = configure_cpu_malloc(args.malloc)
     device = torch.device(args.device)
     if args.threads:
