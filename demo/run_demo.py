@@ -25,7 +25,7 @@ Everything lands in ``work_dirs/demo/``.
 
     python demo/run_demo.py [--work-dir work_dirs/demo]
                             [--tasks cls bivit seg det]
-                            [--strict]
+                            [--strict] [--seed 0]
 """
 import argparse
 import glob
@@ -96,11 +96,15 @@ def generate_once(generator, data):
     os.replace(partial, target)
 
 
-def task(name, config, work_dir, val_images, metrics_keys, options=()):
+def task(name, config, work_dir, val_images, metrics_keys, seed,
+         options=()):
+    """Train (every random draw from ``seed``: data order, augmentations,
+    initial weights, drop path; see mmagent.engine.resume), test and paint
+    one demo."""
     py = sys.executable
     os.makedirs(work_dir, exist_ok=True)
     train_time = run([py, 'tools/train.py', config, '--work-dir', work_dir,
-                      *(['--cfg-options', *options] if options else [])],
+                      '--cfg-options', f'randomness.seed={seed}', *options],
                      osp.join(work_dir, 'train.log'))
     ckpt = last_checkpoint(work_dir)
     run([py, 'tools/test.py', config, ckpt, '--work-dir', work_dir],
@@ -116,7 +120,7 @@ def task(name, config, work_dir, val_images, metrics_keys, options=()):
     return metrics, train_time
 
 
-def bivit_stage(work_dir):
+def bivit_stage(work_dir, seed):
     """The classification demo's model with its attention binarized
     (BiViT): top-1 of the full-precision model, of the binary model before
     fine-tuning, and after fine-tuning it by distillation."""
@@ -138,8 +142,8 @@ def bivit_stage(work_dir):
     metrics, seconds = task(
         'BiViT classification (attention binarized, distilled)',
         BIVIT_CONFIG, bivit_dir, images, ('accuracy/top1', 'accuracy/top5'),
-        options=[f'load_from={fp_ckpt}',
-                 f'model.teacher_checkpoint={fp_ckpt}'])
+        seed, options=[f'load_from={fp_ckpt}',
+                       f'model.teacher_checkpoint={fp_ckpt}'])
     metrics = {'binary accuracy/top1': round(metrics['accuracy/top1'], 2),
                'fp accuracy/top1': round(fp_metrics['accuracy/top1'], 2),
                'binarized accuracy/top1': round(before['accuracy/top1'], 2)}
@@ -157,6 +161,9 @@ def main():
                         'backbone of an earlier seg run')
     parser.add_argument('--strict', action='store_true',
                         help='exit with 1 when a target is missed')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='the seed of every training run (default: '
+                        '%(default)s): the same figures on every run')
     args = parser.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
 
@@ -173,18 +180,19 @@ def main():
             osp.join(REPO_ROOT, CLS_DATA, 'val/*/*_0000.JPEG')))[::3]
         metrics, seconds = task('classification', CLS_CONFIG,
                                 osp.join(args.work_dir, 'cls'), images,
-                                ('accuracy/top1', 'accuracy/top5'))
+                                ('accuracy/top1', 'accuracy/top5'),
+                                args.seed)
         results.append(('accuracy/top1', metrics, seconds, 6))
 
     if 'bivit' in args.tasks:
-        results.append(bivit_stage(args.work_dir))
+        results.append(bivit_stage(args.work_dir, args.seed))
 
     seg_dir = osp.join(args.work_dir, 'seg')
     if 'seg' in args.tasks:
         images = sorted(glob.glob(
             osp.join(REPO_ROOT, SEG_DATA, 'images/validation/*')))[:4]
         metrics, seconds = task('segmentation', SEG_CONFIG, seg_dir, images,
-                                ('mIoU', 'mAcc', 'aAcc'))
+                                ('mIoU', 'mAcc', 'aAcc'), args.seed)
         results.append(('mIoU', metrics, seconds, 8))
 
     if 'det' in args.tasks:
@@ -198,8 +206,8 @@ def main():
         metrics, seconds = task(
             'detection', DET_CONFIG, osp.join(args.work_dir, 'det'), images,
             ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP'),
-            options=[f'model.backbone.init_cfg.checkpoint='
-                     f'{last_checkpoint(seg_dir)}'])
+            args.seed, options=[f'model.backbone.init_cfg.checkpoint='
+                                f'{last_checkpoint(seg_dir)}'])
         results.append(('coco/bbox_mAP', metrics, seconds, 10))
 
     print('demo summary: metric, target, reached, training minutes')
