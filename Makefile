@@ -70,8 +70,8 @@ benchmark-gpu: $(STAMP)
 # mmcv 2.1.0 with CUDA ops for the pinned torch, into wheels-cuda/
 # (TORCH_CUDA_ARCH_LIST and MAX_JOBS as tools/misc/build_mmcv_cuda.sh says;
 # ~25 min per architecture on 2 cores).
-mmcv-cuda:
-	bash tools/misc/build_mmcv_cuda.sh wheels-cuda
+mmcv-cuda: $(STAMP)
+	PYTHON=$(PY) bash tools/misc/build_mmcv_cuda.sh wheels-cuda
 
 # Classification (then BiViT), segmentation and detection on the embedded
 # synthetic data, on CPU (about 27 minutes on 2 cores); see

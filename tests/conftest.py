@@ -82,7 +82,7 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason='needs a CUDA GPU (torch.cuda.'
                             'is_available() is False): make test-gpu')
     for item in items:
-        if 'cuda' in item.keywords:
+        if item.get_closest_marker('cuda'):
             item.add_marker(skip)
 
 

@@ -3,9 +3,9 @@
 # One process per GPU through torchrun; without CUDA the processes run on the
 # CPU and talk over gloo (tools/train.py switches the backend). Several
 # machines: run it on each with NNODES, NODE_RANK, MASTER_ADDR (and PORT).
-# --max-restarts N: torchrun's elastic agent restarts the whole group up to
-# N times when a worker dies; the restarted workers resume from the newest
-# complete checkpoint of the work dir.
+# --max-restarts N (one machine): torchrun's elastic agent restarts the
+# workers up to N times when one dies; the restarted workers resume from the
+# newest complete checkpoint of the work dir.
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
@@ -19,7 +19,9 @@ PY_ARGS=()
 set -- "${@:3}"
 while [ $# -gt 0 ]; do
     case "$1" in
-        --max-restarts) MAX_RESTARTS=$2; shift 2 ;;
+        --max-restarts)
+            [ $# -ge 2 ] || { echo "--max-restarts takes a number" >&2; exit 1; }
+            MAX_RESTARTS=$2; shift 2 ;;
         --max-restarts=*) MAX_RESTARTS=${1#*=}; shift ;;
         *) PY_ARGS+=("$1"); shift ;;
     esac
@@ -27,6 +29,12 @@ done
 case "$MAX_RESTARTS" in
     ''|*[!0-9]*) echo "--max-restarts takes a number, got '$MAX_RESTARTS'" >&2; exit 1 ;;
 esac
+if [ "$MAX_RESTARTS" -gt 0 ] && [ "$NNODES" -gt 1 ]; then
+    # torchrun's static rendezvous restarts one machine's workers, not the
+    # group across machines
+    echo "--max-restarts restarts the workers of one machine: with NNODES=$NNODES use Slurm's requeue or restart every node" >&2
+    exit 1
+fi
 
 # The config, checkpoint and data checks run once, here, before torchrun
 # starts the workers: a bad run ends with one message and exit status 1.

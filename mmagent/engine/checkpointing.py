@@ -149,15 +149,16 @@ def check_checkpoints(cfg, resume: Optional[str] = None) -> None:
         for bad, reason in skipped:
             print(f'not resuming from {bad}: {reason}')
         if path is None:
+            # the config's own load_from (a fine-tune's start) still holds
             print(f'--resume: no complete checkpoint in {cfg.work_dir}; '
                   f'training starts from the beginning')
-            cfg.resume, cfg.load_from = False, None
-            return
-        if skipped:
-            print(f'resuming from {path} instead of {skipped[0][0]}')
-        cfg.resume, cfg.load_from = True, path
-        take_seed_of_checkpoint(cfg, path)
-        return  # already inspected
+            cfg.resume = False
+        else:
+            if skipped:
+                print(f'resuming from {path} instead of {skipped[0][0]}')
+            cfg.resume, cfg.load_from = True, path
+            take_seed_of_checkpoint(cfg, path)
+            return  # already inspected
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
     if cfg.get('load_from') and '://' not in str(cfg.load_from):

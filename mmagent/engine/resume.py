@@ -56,7 +56,13 @@ def make_resumable(cfg) -> None:
     loader = cfg.get('train_dataloader')
     if not loader:
         return
-    seed = cfg.get('randomness', {}).get('seed')
+    randomness = cfg.get('randomness', {})
+    seed = randomness.get('seed')
+    if seed is None and randomness.get('diff_rank_seed'):
+        print('randomness.diff_rank_seed without randomness.seed: the data '
+              'order draws a seed of its own that no checkpoint records, '
+              'so a resumed run sees other batches; set randomness.seed to '
+              'resume exactly')
     sampler = loader.get('sampler')
     if isinstance(sampler, dict) and sampler.get('type') != 'SeededSampler':
         wrapped = dict(type='SeededSampler', sampler=sampler)

@@ -56,15 +56,17 @@ def slurm_environment() -> dict:
     ``SLURM_NTASKS``, the local rank from ``SLURM_LOCALID``, the master the
     first host of ``SLURM_NODELIST`` (``scontrol show hostname``), unless
     ``MASTER_ADDR`` is set; ``MASTER_PORT`` as set, else 29500."""
-    nodes = os.environ['SLURM_NODELIST']
-    first = subprocess.run(['scontrol', 'show', 'hostname', nodes],
-                           capture_output=True, text=True, check=True)
+    master = os.environ.get('MASTER_ADDR')
+    if master is None:
+        hosts = subprocess.run(
+            ['scontrol', 'show', 'hostname', os.environ['SLURM_NODELIST']],
+            capture_output=True, text=True, check=True)
+        master = hosts.stdout.split()[0]
     return dict(
         RANK=os.environ['SLURM_PROCID'],
         WORLD_SIZE=os.environ['SLURM_NTASKS'],
         LOCAL_RANK=os.environ.get('SLURM_LOCALID', '0'),
-        MASTER_ADDR=os.environ.get('MASTER_ADDR',
-                                   first.stdout.split()[0]),
+        MASTER_ADDR=master,
         MASTER_PORT=os.environ.get('MASTER_PORT', '29500'))
 
 

@@ -111,7 +111,9 @@ def test_family_forward_backward_against_cpu_float64(family, dtype):
                                    emulate=RoundProducts(low))
     for out, ref, emu in zip(outs, ref_outs, emulated):
         assert torch.isfinite(out).all()
-        assert relative_error(out, ref) <= 5 * relative_error(emu, ref)
+        expected = relative_error(emu, ref)
+        assert math.isfinite(expected)  # the emulation itself overflowed
+        assert relative_error(out, ref) <= 5 * expected
     assert all(torch.isfinite(g).all() for g in grads.values())
     names = sorted(ref_grads)
     assert cosine(torch.cat([grads[n].flatten() for n in names]),
@@ -136,7 +138,7 @@ def test_attention_runs_a_fused_sdpa_kernel_in_training(kind, context,
     from torch.profiler import ProfilerActivity, profile
 
     from mmagent.models.layers.attention import build_attention
-    attn = build_attention(kind, **block_context(
+    attn = build_attention(kind, block_context(
         embed_dims=64, num_heads=2, pretrain_hw=(14, 14), **context))
     attn = attn.to(DEVICE).train()
     x = torch.randn(2, 14 * 14, 64, device=DEVICE, requires_grad=True)
@@ -210,7 +212,7 @@ def test_amp_mask_rcnn_agent_swin_t_20_iterations(tiny_coco, tmp_path):
         f'test_dataloader.dataset.data_root={root}',
         f'val_evaluator.ann_file={root}annotations/instances_val.json',
         f'test_evaluator.ann_file={root}annotations/instances_val.json'])
-    assert ('AmpOptimWrapper' if ON_GPU else 'CPUAmpOptimWrapper') in out
+    assert "type='AmpOptimWrapper'" in out and "loss_scale='dynamic'" in out
     assert len(losses) >= 20 and all(map(math.isfinite, losses)), losses
 
 
@@ -233,7 +235,8 @@ def test_amp_upernet_agent_swin_t_20_iterations(tiny_ade, tmp_path):
         f'train_dataloader.dataset.data_root={tiny_ade}',
         f'val_dataloader.dataset.data_root={tiny_ade}',
         f'test_dataloader.dataset.data_root={tiny_ade}'])
-    assert ('AmpOptimWrapper' if ON_GPU else 'CPUAmpOptimWrapper') in out
+    amp = "type='AmpOptimWrapper'" if ON_GPU else "type='CPUAmpOptimWrapper'"
+    assert amp in out
     assert len(losses) == 20 and all(map(math.isfinite, losses)), losses
 
 
@@ -273,8 +276,8 @@ def test_bivit_deploy_mode_on_the_gpu():
 
 
 def test_agentsd_tiny_unet_fp16():
-    """AgentSD on a tiny random UNet in fp16: finite, and close to the
-    UNet's own fp16 attention where no token is merged."""
+    """AgentSD on a tiny random UNet in fp16: finite, in fp16, and other
+    than the UNet's own attention (the agents ran)."""
     pytest.importorskip('diffusers')
     from mmagent.diffusion import apply_agent_attention
     from mmagent.diffusion.random_models import TINY_SD_UNET, random_unet
@@ -294,7 +297,7 @@ def test_agentsd_tiny_unet_fp16():
 @gpu_only
 def test_ddp_over_nccl_one_process(tmp_path):
     """One NCCL process: DDP's training step gives the plain module's
-    gradients."""
+    gradients (to CUDA's run-to-run differences)."""
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
     torch.manual_seed(0)
@@ -304,9 +307,12 @@ def test_ddp_over_nccl_one_process(tmp_path):
     dist.init_process_group('nccl', init_method=f'file://{tmp_path}/rdzv',
                             rank=0, world_size=1)
     try:
-        wrapped = DistributedDataParallel(model, device_ids=[0])
+        index = torch.device(DEVICE).index or 0
+        wrapped = DistributedDataParallel(model, device_ids=[index])
         _, grads = forward_backward(wrapped, x)
     finally:
         dist.destroy_process_group()
+    # two backward passes: atomics in some CUDA backward kernels (the
+    # attention bias's gradient) may add in another order
     for name, ref in expected.items():
-        assert torch.equal(grads[f'module.{name}'], ref), name
+        assert relative_error(grads[f'module.{name}'], ref) <= 1e-5, name

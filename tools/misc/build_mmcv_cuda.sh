@@ -17,8 +17,8 @@
 # Install the result with `pip install OUT_DIR/mmcv-2.1.0-*.whl` (or
 # `make test PIP_EXTRA="--find-links OUT_DIR"` / `make env ...`).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
 OUT_DIR=$(mkdir -p "${1:-wheels-cuda}" && cd "${1:-wheels-cuda}" && pwd)
+cd "$(dirname "$0")/../.."
 if [ -z "${PYTHON:-}" ]; then
     if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python; fi
 fi
@@ -43,9 +43,12 @@ TORCH_CUDA=$("$PYTHON" -c "import torch; print(torch.version.cuda or '')")
 # torch's headers include cuSPARSE, cuBLAS, ... headers; a toolkit without
 # those libraries finds them in torch's own pip packages (nvidia/cu*/include).
 if [ ! -f "$CUDA_HOME/include/cusparse.h" ]; then
-    NV_INCLUDE=$("$PYTHON" - <<'PY'
+    NV_INCLUDE=$("$PYTHON" - <<'PY' || true
 import glob, os
-import nvidia
+try:
+    import nvidia
+except ImportError:  # no CUDA pip packages beside torch
+    raise SystemExit
 for root in nvidia.__path__:
     for header in sorted(glob.glob(os.path.join(root, '*', 'include', 'cusparse.h'))):
         print(os.path.dirname(header))
