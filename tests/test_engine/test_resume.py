@@ -161,3 +161,19 @@ def test_epoch_based_kill_9_then_resume_equals_uninterrupted(tiny_ade,
     assert training_state_differences(
         osp.join(tmp_path, 'plain', 'epoch_4.pth'),
         osp.join(work_dir, 'epoch_4.pth')) == []
+
+
+def test_auto_resume_without_a_checkpoint_keeps_load_from(tmp_path):
+    """An elastic restart before the first save (``--resume`` auto, nothing
+    in the work dir) still starts from the config's ``load_from`` (a
+    fine-tune's weights), not from scratch."""
+    from mmengine.config import Config
+
+    from mmagent.engine import check_checkpoints
+    start = tmp_path / 'start.pth'
+    torch.save({'state_dict': {'w': torch.ones(2)}}, start)
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    cfg = Config(dict(work_dir=str(work_dir), load_from=str(start)))
+    check_checkpoints(cfg, 'auto')
+    assert cfg.resume is False and cfg.load_from == str(start)
