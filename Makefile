@@ -45,7 +45,7 @@ test: $(STAMP)
 	# the documentation site: no broken link, reference or page
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet \
 	    --site-dir $(VENV)/site
-	$(PY) -m pytest tests -n $(PYTEST_JOBS) --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(PYTEST_JOBS) --dist worksteal --durations=15 $(PYTEST_ARGS)
 
 # The unit tests alone (no end-to-end tool, demo or whole-model run: the
 # `slow` marker), a few minutes.

@@ -1,10 +1,11 @@
 """Distributed launchers on CPU processes (gloo): every way of starting the
 same 2-process run of the segmentation demo ends with the same weights,
-tensor for tensor: one torchrun (the reference), killed and resumed, two
-"nodes" (two dist_train.sh launches with NNODES=2), Slurm (stand-in srun
-and scontrol that set the SLURM_* variables and expand the node list as
-Slurm does), and an elastic restart after a worker dies. Testing over
-two nodes or Slurm gives the single-process metrics."""
+tensor for tensor: one torchrun (the reference); rank 1 killed with
+SIGKILL and the group restarted by torchrun, resuming from its last
+checkpoint (the 2-process case of the resume tests); two "nodes" (two
+dist_train.sh launches with NNODES=2); Slurm (stand-in srun and scontrol
+that set the SLURM_* variables and expand the node list as Slurm does).
+Testing over two nodes or Slurm gives the single-process metrics."""
 import os
 import os.path as osp
 import re
@@ -69,26 +70,12 @@ def metrics(output):
     return found[-1]
 
 
-def test_ddp_kill_9_then_resume_equals_uninterrupted(reference, tiny_ade,
-                                                     tmp_path):
-    """Rank 1 killed after iteration 5, the group stops;
-    ``dist_train.sh --resume`` continues from iter_4."""
-    plain, expected = reference
-    crashing = config(tmp_path, 'crash', tiny_ade, KILL)
-    work_dir = str(tmp_path / 'work')
-    assert dist_train(crashing, work_dir, 29542,
-                      check=False).returncode != 0
-    assert not osp.exists(osp.join(work_dir, 'iter_6.pth'))
-    result = dist_train(plain, work_dir, 29543, '--resume')
-    assert 'Iter(train) [5/8]' in result.stdout + result.stderr
-    assert training_state_differences(
-        expected, osp.join(work_dir, 'iter_8.pth')) == []
-
-
 def test_elastic_restart_after_a_dead_worker_equals_uninterrupted(
         reference, tiny_ade, tmp_path):
-    """``--max-restarts 1``: rank 1 dies after iteration 5, torchrun
-    restarts the group, which resumes from iter_4 by itself."""
+    """``--max-restarts 1``: rank 1 is killed (SIGKILL) after iteration 5,
+    torchrun restarts both processes, which resume from iter_4 by
+    themselves (``--resume`` on a restart: the same path as a user's
+    ``dist_train.sh --resume`` after a crash)."""
     _, expected = reference
     crashing = config(tmp_path, 'crash', tiny_ade, KILL)
     work_dir = str(tmp_path / 'work')
@@ -131,13 +118,23 @@ def launch_two_nodes(tool_args, port):
     return outputs
 
 
-def single_process_metrics(cfg, checkpoint, work_dir):
-    result = run([sys.executable, 'tools/test.py', cfg, checkpoint,
-                  '--work-dir', work_dir])
-    return metrics(result.stdout + result.stderr)
+@pytest.fixture(scope='session')
+def single_process_metrics(reference):
+    """``tools/test.py`` of the reference checkpoint in one process."""
+    cfg, checkpoint = reference
+    work_dir = osp.join(osp.dirname(checkpoint), 'single')
+    with FileLock(work_dir + '.lock'):
+        if not osp.exists(osp.join(work_dir, 'metrics.txt')):
+            result = run([sys.executable, 'tools/test.py', cfg, checkpoint,
+                          '--work-dir', work_dir])
+            with open(osp.join(work_dir, 'metrics.txt'), 'w') as f:
+                f.write(metrics(result.stdout + result.stderr))
+        with open(osp.join(work_dir, 'metrics.txt')) as f:
+            return f.read()
 
 
-def test_two_nodes_train_and_test_like_one(reference, tmp_path):
+def test_two_nodes_train_and_test_like_one(reference, single_process_metrics,
+                                           tmp_path):
     plain, expected = reference
     work_dir = str(tmp_path / 'work')
     launch_two_nodes(['tools/dist_train.sh', plain, '1', '--work-dir',
@@ -148,11 +145,11 @@ def test_two_nodes_train_and_test_like_one(reference, tmp_path):
     outputs = launch_two_nodes(['tools/dist_test.sh', plain, expected, '1',
                                 '--work-dir', str(tmp_path / 'test')],
                                29547)
-    assert metrics(outputs[0]) == single_process_metrics(
-        plain, expected, str(tmp_path / 'single'))
+    assert metrics(outputs[0]) == single_process_metrics
 
 
-def test_slurm_train_and_test_on_two_nodes(reference, tmp_path):
+def test_slurm_train_and_test_on_two_nodes(reference, single_process_metrics,
+                                           tmp_path):
     """``slurm_train.sh`` / ``slurm_test.sh`` with GPUS=2, GPUS_PER_NODE=1:
     two tasks on two "nodes", mmagent reading the SLURM_* variables and the
     node list (``scontrol show hostname``) as mmengine's launcher does."""
@@ -172,8 +169,7 @@ def test_slurm_train_and_test_on_two_nodes(reference, tmp_path):
     result = run(['bash', 'tools/slurm_test.sh', 'cpu', 'resume-test', plain,
                   expected, '--work-dir', str(tmp_path / 'test')], env=env,
                  timeout=600)
-    assert metrics(result.stdout + result.stderr) == single_process_metrics(
-        plain, expected, str(tmp_path / 'single'))
+    assert metrics(result.stdout + result.stderr) == single_process_metrics
 
 
 def test_slurm_train_preflight_stops_a_bad_config(tmp_path):
