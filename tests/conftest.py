@@ -1,6 +1,7 @@
 import importlib
 import os
 import os.path as osp
+import signal
 import subprocess
 import sys
 
@@ -123,10 +124,21 @@ def _seed():
 
 
 def run(args, check=True, timeout=900, env=None):
-    """Run a tool from the repository root as a user would."""
-    result = subprocess.run(args, cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=timeout,
-                            env={**os.environ, **(env or {})})
+    """Run a tool from the repository root as a user would. On a timeout
+    the tool's whole process group is killed (launchers leave workers
+    that would hold their ports otherwise)."""
+    process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})},
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    result = subprocess.CompletedProcess(args, process.returncode, stdout,
+                                         stderr)
     if check:
         assert result.returncode == 0, (result.stdout[-3000:] +
                                         result.stderr[-3000:])

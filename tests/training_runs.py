@@ -11,11 +11,13 @@ SEG_DEMO = osp.join(REPO_ROOT,
                     'configs/seg/demo/fpn_agent-pvt-t_demo-scenes.py')
 
 
-def write_config(path, data_root, extra='', workers=2, keep=5):
-    """The segmentation demo for 8 iterations of batch 2 on ``data_root``,
-    random augmentations on, ``workers`` persistent loader workers, a
-    checkpoint every 2 iterations (the newest ``keep`` kept), then
-    ``extra``."""
+def write_config(path, data_root, extra='', workers=2, keep=5, iters=8):
+    """The segmentation demo for ``iters`` iterations of batch 2 on
+    ``data_root``, narrowed (Agent-PVT widths 16-64, one block a stage, FPN
+    and head at 32 channels: small checkpoints, quick steps), random
+    augmentations and the head's dropout on, ``workers`` persistent loader
+    workers, a checkpoint every 2 iterations (the newest ``keep`` kept),
+    then ``extra``."""
     persistent = workers > 0
     path.write_text(textwrap.dedent(f"""
         _base_ = {SEG_DEMO!r}
@@ -28,12 +30,20 @@ def write_config(path, data_root, extra='', workers=2, keep=5):
             num_workers=0, persistent_workers=False,
             dataset=dict(data_root=data_root))
         test_dataloader = val_dataloader
-        train_cfg = dict(max_iters=8, val_interval=8, val_begin=9)
+        model = dict(
+            backbone=dict(arch=dict(
+                _delete_=True,  # a preset name in the base
+                embed_dims=[16, 32, 40, 64], depths=[1, 1, 1, 1],
+                num_heads=[1, 2, 5, 8], mlp_ratios=[2, 2, 2, 2])),
+            neck=dict(in_channels=[16, 32, 40, 64], out_channels=32),
+            decode_head=dict(in_channels=[32, 32, 32, 32], channels=32))
+        train_cfg = dict(max_iters={iters}, val_interval={iters},
+                         val_begin={iters + 1})
         param_scheduler = [
             dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
                  end=2),
-            dict(type='PolyLR', eta_min=0.0, power=0.9, begin=2, end=8,
-                 by_epoch=False)
+            dict(type='PolyLR', eta_min=0.0, power=0.9, begin=2,
+                 end={iters}, by_epoch=False)
         ]
         default_hooks = dict(
             logger=dict(interval=1),

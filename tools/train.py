@@ -21,7 +21,8 @@ from mmagent.utils.checkpoint import (CheckpointLoadError,
                                       TrustCheckpointAction)
 from mmagent.utils.config import load_config, resolve_work_dir
 from mmagent.utils.cpu_malloc import configure_cpu_malloc
-from mmagent.utils.distributed import finish_distributed, prepare_distributed
+from mmagent.utils.distributed import (finish_distributed,
+                                       prepare_distributed, restart_count)
 
 
 def parse_args():
@@ -68,7 +69,7 @@ def parse_args():
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    if int(os.environ.get('TORCHELASTIC_RESTART_COUNT', 0)) > 0:
+    if restart_count() > 0:
         # torchrun restarted the group (dist_train.sh --max-restarts):
         # continue from the newest complete checkpoint
         args.resume = 'auto'

@@ -90,6 +90,10 @@ def prepare_distributed(cfg) -> None:
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     dist_cfg.setdefault('timeout', timeout)
     if gpu:
+        if restart_count() > 0 and not dist.is_initialized():
+            torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
+            join_process_group(dist_cfg.get('backend', 'nccl'),
+                               dist_cfg['timeout'])
         return
     dist_cfg['backend'] = 'gloo'
     if cfg.get('model_wrapper_cfg') is None:
@@ -100,9 +104,25 @@ def prepare_distributed(cfg) -> None:
     if launcher == 'slurm':
         os.environ.update(slurm_environment())
     if not dist.is_initialized():
-        dist.init_process_group(  # env:// from torchrun or Slurm
-            backend='gloo',
-            timeout=datetime.timedelta(seconds=dist_cfg['timeout']))
+        join_process_group('gloo', dist_cfg['timeout'])
+
+
+def restart_count() -> int:
+    """How often torchrun restarted this worker group (``--max-restarts``)."""
+    return int(os.environ.get('TORCHELASTIC_RESTART_COUNT', 0))
+
+
+def join_process_group(backend: str, timeout: int) -> None:
+    """``init_process_group`` over ``env://`` (torchrun's or Slurm's
+    variables), its keys under a prefix of this attempt: torchrun keeps
+    one store across the restarts of a group, where a restarted rank could
+    otherwise read the address a dead one left and fail to connect."""
+    seconds = datetime.timedelta(seconds=timeout)
+    store, rank, world_size = next(dist.rendezvous('env://',
+                                                   timeout=seconds))
+    dist.init_process_group(
+        backend=backend, timeout=seconds, rank=rank, world_size=world_size,
+        store=dist.PrefixStore(f'attempt_{restart_count()}', store))
 
 
 def finish_distributed(runner=None) -> None:
