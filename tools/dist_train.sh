@@ -30,9 +30,8 @@ case "$MAX_RESTARTS" in
     ''|*[!0-9]*) echo "--max-restarts takes a number, got '$MAX_RESTARTS'" >&2; exit 1 ;;
 esac
 if [ "$MAX_RESTARTS" -gt 0 ] && [ "$NNODES" -gt 1 ]; then
-    # torchrun's static rendezvous restarts one machine's workers, not the
-    # group across machines
-    echo "--max-restarts restarts the workers of one machine: with NNODES=$NNODES use Slurm's requeue or restart every node" >&2
+    # torchrun's agent on each machine restarts its own workers only
+    echo "--max-restarts runs on one machine (NNODES=1), got NNODES=$NNODES: on a cluster, requeue the job with --resume" >&2
     exit 1
 fi
 
