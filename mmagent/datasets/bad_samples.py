@@ -7,6 +7,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DATASETS
 
 from ..utils.config import default_scope
+from .wrapper import DatasetWrapper
 
 ON_BAD_SAMPLE = ('skip', 'stop')
 
@@ -17,7 +18,7 @@ class BadSampleError(RuntimeError):
 
 
 @DATASETS.register_module()
-class BadSampleGuard:
+class BadSampleGuard(DatasetWrapper):
     """Wraps a dataset: a sample whose image or annotation cannot be read
     (missing or truncated file) or is invalid for the task (a label map
     value outside the classes, a non-finite or empty box; see
@@ -39,22 +40,11 @@ class BadSampleGuard:
         if on_bad_sample not in ON_BAD_SAMPLE:
             raise ValueError(f'on_bad_sample must be one of {ON_BAD_SAMPLE}, '
                              f'got {on_bad_sample!r}')
-        self.dataset = DATASETS.build(dataset) if isinstance(
-            dataset, dict) else dataset
+        super().__init__(dataset)
         self.scope = scope
         self.on_bad_sample = on_bad_sample
         self.max_skips = max_skips
         self.skipped = 0
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getattr__(self, name):
-        # metainfo, get_data_info, ... of the wrapped dataset (mmdet's
-        # aspect-ratio sampler reads them); never recurse while unpickling.
-        if name == 'dataset':
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
 
     def record(self, index: int) -> str:
         """The files of sample ``index``, for messages."""

@@ -18,6 +18,7 @@ from mmengine.registry import DATA_SAMPLERS, DATASETS
 from torch.utils.data import Sampler
 
 from ..utils.seeding import derive_seed, seed_everything
+from .wrapper import DatasetWrapper
 
 
 class SeededIndex(int):
@@ -81,7 +82,7 @@ class SeededSampler(Sampler):
 
 
 @DATASETS.register_module()
-class SeededDataset:
+class SeededDataset(DatasetWrapper):
     """Wraps a dataset: before loading a :class:`SeededIndex`, seeds Python's
     ``random``, NumPy's global generator and torch's with its seed, so the
     sample's random transforms depend on nothing but that seed. Plain
@@ -90,20 +91,6 @@ class SeededDataset:
     Args:
         dataset (dict | Dataset): The dataset (config) to wrap.
     """
-
-    def __init__(self, dataset):
-        self.dataset = DATASETS.build(dataset) if isinstance(
-            dataset, dict) else dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getattr__(self, name):
-        # metainfo, get_data_info, ... of the wrapped dataset; never recurse
-        # while unpickling
-        if name == 'dataset':
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
 
     def __getitem__(self, index):
         seed = getattr(index, 'seed', None)

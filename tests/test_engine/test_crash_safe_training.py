@@ -18,7 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_kill_9_then_resume_matches_uninterrupted_run(tiny_ade, tmp_path):
-    plain = write_config(tmp_path / 'plain.py', tiny_ade, keep=1)
+    # one process, loader in the main process (2 persistent workers: the
+    # epoch-based resume test)
+    plain = write_config(tmp_path / 'plain.py', tiny_ade, keep=1, workers=0)
     run([sys.executable, 'tools/train.py', plain, '--work-dir',
          str(tmp_path / 'plain')])
 
@@ -26,7 +28,7 @@ def test_kill_9_then_resume_matches_uninterrupted_run(tiny_ade, tmp_path):
         custom_imports = dict(imports=['mmagent', 'crash_hooks'],
                               allow_failed_imports=False)
         custom_hooks = [dict(type='KillWhileSaving', iteration=6)]
-    """, keep=1)
+    """, keep=1, workers=0)
     work_dir = str(tmp_path / 'work')
     env = {'PYTHONPATH': osp.join(REPO_ROOT, 'tests')}
     result = run([sys.executable, 'tools/train.py', crashing, '--work-dir',
