@@ -148,10 +148,12 @@ _REFUSAL = re.compile(r'GLOBAL (\S+)|unrecognized function (.+?)(?: which|$)'
                       r'|allowlisted.*?got (.+)$', re.M)
 
 
-def torch_load(filename, map_location='cpu', trusted: Optional[bool] = None):
+def torch_load(filename, map_location='cpu', trusted: Optional[bool] = None,
+               mmap: bool = False):
     """``torch.load`` with the allow-list of :func:`allowed_globals`, or
     full unpickling (tolerant of classes that are not installed) when the
-    file is trusted (see :func:`is_trusted`).
+    file is trusted (see :func:`is_trusted`); ``mmap``: tensors mapped from
+    the (zip-format) file rather than read.
 
     Raises:
         UnsafeCheckpointError: the file names a global outside the
@@ -162,12 +164,12 @@ def torch_load(filename, map_location='cpu', trusted: Optional[bool] = None):
             f'{filename}: fully unpickling a trusted checkpoint '
             f'(trusted=True or {TRUST_ENV}=1); unpickling can run any code '
             f'the file names, so only do this for files you trust.')
-        return torch.load(filename, map_location=map_location,
+        return torch.load(filename, map_location=map_location, mmap=mmap,
                           weights_only=False, pickle_module=lenient_pickle)
     try:
         with torch.serialization.safe_globals(allowed_globals()):
             return torch.load(filename, map_location=map_location,
-                              weights_only=True)
+                              mmap=mmap, weights_only=True)
     except pickle.UnpicklingError as e:
         found = _REFUSAL.search(str(e))
         if found is None:
@@ -250,13 +252,8 @@ def checkpoint_meta(filename: str, trusted: Optional[bool] = None) -> dict:
     same allow-list as :func:`torch_load`."""
     if not zipfile.is_zipfile(filename):
         ckpt = load_checkpoint_file(filename, trusted=trusted)
-    elif is_trusted(trusted):
-        ckpt = torch.load(filename, map_location='cpu', mmap=True,
-                          weights_only=False, pickle_module=lenient_pickle)
     else:
-        with torch.serialization.safe_globals(allowed_globals()):
-            ckpt = torch.load(filename, map_location='cpu', mmap=True,
-                              weights_only=True)
+        ckpt = torch_load(filename, trusted=trusted, mmap=True)
     meta = ckpt.get('meta') if isinstance(ckpt, Mapping) else None
     return dict(meta) if isinstance(meta, Mapping) else {}
 
