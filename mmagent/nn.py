@@ -18,7 +18,7 @@ They are the modules of the backbones (the same maths and parameter names,
 layout: one fused ``qkv`` Linear and an output ``proj``. The other kinds
 (Swin's :class:`WindowAttention`, PVT's
 :class:`SpatialReductionAttention`, DeiT's :class:`GlobalAttention`,
-CSwin's :class:`StripeAttention`) are exported as the backbones use them,
+CSWin's :class:`StripeAttention`) are exported as the backbones use them,
 ``forward(x, hw_shape)`` on 2-D maps. Example, agent attention in a timm
 ViT (its blocks call ``attn(x)`` on the class token plus a 14x14 map)::
 

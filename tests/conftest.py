@@ -1,9 +1,11 @@
 import importlib
 import os
 import os.path as osp
+import runpy
 import signal
 import subprocess
 import sys
+import tempfile
 
 import pytest
 import torch
@@ -56,20 +58,29 @@ TINY_FAMILIES = {
     'flatten-cswin': _tiny('FLattenCSWin', **TINY_CSWIN),
 }
 #: two input sizes per family; the second needs padding at some stage
-#: (patches, windows); CSwin's free-size export takes multiples of 224
+#: (patches, windows); CSWin's free-size export takes multiples of 224
 TINY_SIZES = {name: [(96, 128), (80, 176)] for name in TINY_FAMILIES}
 TINY_SIZES.update({'agent-deit': [(224, 224), (160, 250)],
                    'agent-cswin': [(224, 224), (224, 448)],
                    'flatten-cswin': [(224, 224), (224, 448)]})
 
 
-def pytest_configure(config):
-    import os
+OFFLINE_SITE = osp.join(osp.dirname(osp.abspath(__file__)), 'offline')
 
-    import torch
+
+def pytest_configure(config):
+    # No test reaches the network, nor the user's cache: connections leave
+    # this machine only refused, here and in the tools the tests start.
+    runpy.run_path(osp.join(OFFLINE_SITE, 'sitecustomize.py'))
+    os.environ['PYTHONPATH'] = os.pathsep.join(
+        [OFFLINE_SITE] + [p for p in [os.environ.get('PYTHONPATH')] if p])
+    os.environ['MMAGENT_HOME'] = tempfile.mkdtemp(prefix='mmagent_home_')
     if os.environ.get('PYTEST_XDIST_WORKER'):
-        # two workers on two cores: one thread each, not two apiece
+        # two workers on two cores: one thread each, not two apiece; the
+        # tools they start inherit it (OpenMP threads of a tool and of the
+        # other worker on one core spin against each other)
         torch.set_num_threads(1)
+        os.environ.setdefault('OMP_NUM_THREADS', '1')
     import mmagent  # noqa: F401  registers the backbones, patches loading
 
 
@@ -85,6 +96,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker('cuda'):
             item.add_marker(skip)
+
+
+def require(module, reason):
+    """Import an optional dependency: where it is missing the test is
+    skipped with ``reason``, but under CI (which installs every extra) it
+    fails, as a missing golden fixture does."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        if os.environ.get('CI') == 'true':
+            pytest.fail(f'{reason}, missing under CI: {error}',
+                        pytrace=False)
+        pytest.skip(f'{reason} ({error})', allow_module_level=True)
 
 
 @pytest.fixture
@@ -121,6 +145,19 @@ def tiny_coco(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def assert_tensors_equal(got, expected):
+    """Element for element, in order: sequences (or state dicts, compared
+    key for key) of the same length, non-empty, with equal tensors."""
+    if isinstance(expected, dict):
+        assert list(got) == list(expected), (list(got), list(expected))
+        got, expected = list(got.values()), list(expected.values())
+    got, expected = list(got), list(expected)
+    assert len(got) == len(expected) > 0, (len(got), len(expected))
+    for index, (a, b) in enumerate(zip(got, expected)):
+        assert a.shape == b.shape and torch.equal(a, b), \
+            f'item {index} differs'
 
 
 def run(args, check=True, timeout=900, env=None):

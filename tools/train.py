@@ -5,38 +5,26 @@ The config's ``default_scope`` (mmdet / mmseg / mmpretrain) picks the task.
 Mirrors mmdet 3.x ``tools/train.py``.
 """
 import argparse
-import os
-
-from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 import mmagent  # noqa: F401  (registers the backbones, torch>=2.6 loading)
 from mmagent.datasets import (ON_BAD_SAMPLE, BadSampleError,
                               guard_training_data, stop_at_bad_sample)
-from mmagent.engine import (check_checkpoints, compile_backbone,
-                            configure_amp, make_resumable,
-                            pop_compile_options)
+from mmagent.engine import (add_common_arguments, build_runner,
+                            check_checkpoints, configure_amp,
+                            load_tool_config, make_resumable,
+                            parse_tool_args, pop_compile_options)
 from mmagent.tasks import get_task
-from mmagent.utils.checkpoint import (CheckpointLoadError,
-                                      TrustCheckpointAction)
-from mmagent.utils.config import load_config, resolve_work_dir
-from mmagent.utils.cpu_malloc import configure_cpu_malloc
-from mmagent.utils.distributed import (finish_distributed,
-                                       prepare_distributed, restart_count)
+from mmagent.utils.checkpoint import CheckpointLoadError
+from mmagent.utils.distributed import finish_distributed, restart_count
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    add_common_arguments(parser)
     parser.add_argument(
         '--amp', action='store_true',
         help='mixed precision: fp16 with loss scaling on GPU, bf16 on CPU')
-    parser.add_argument(
-        '--compile', action='store_true',
-        help='torch.compile the backbone (static shapes, the config\'s '
-        'compile options on top): the first iteration at each new input '
-        'size compiles')
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the learning rate with the total batch size')
@@ -44,7 +32,6 @@ def parse_args():
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or from the newest complete '
         'one in the work dir when no path is given')
-    parser.add_argument('--trust-checkpoint', action=TrustCheckpointAction)
     parser.add_argument(
         '--on-bad-sample', choices=ON_BAD_SAMPLE, default='skip',
         help='a training image or annotation that cannot be read or is '
@@ -54,21 +41,7 @@ def parse_args():
         '--full-data-scan', action='store_true',
         help='before training, check that every record\'s image and label '
         'file exists (default: 200 records per dataset)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument(
-        '--preflight', action='store_true',
-        help='only check the config, checkpoint, data and model arguments, '
-        'then exit (dist_train.sh / dist_test.sh run this once before '
-        'starting the workers)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    args = parse_tool_args(parser)
     if restart_count() > 0:
         # torchrun restarted the group (dist_train.sh --max-restarts):
         # continue from the newest complete checkpoint
@@ -78,13 +51,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    try:  # large CPU tensors reuse freed memory (mmagent.utils.cpu_malloc)
-        configure_cpu_malloc()
-    except ValueError as e:
-        raise SystemExit(f'error: {e}')
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    resolve_work_dir(cfg, args.work_dir, args.config)
+    cfg = load_tool_config(args)
 
     configure_amp(cfg, args.amp)
     compile_options = pop_compile_options(cfg, args.compile)
@@ -107,13 +74,7 @@ def main():
     make_resumable(cfg)  # every random draw from the seed and its place
     if args.preflight:
         return
-    prepare_distributed(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
-    if runner is None:
-        from mmengine.registry import RUNNERS
-        runner = RUNNERS.build(cfg)
-    if compile_options is not None:
-        compile_backbone(runner.model, compile_options, runner.logger)
+    runner = build_runner(cfg, compile_options)
     try:
         runner.train()
     except BadSampleError as e:

@@ -1,4 +1,4 @@
-# Agent-CSwin-B fine-tuned at 384 from the 224 model
+# Agent-CSWin-B fine-tuned at 384 from the 224 model
 # (agent_transformer/cfgs/agent_cswin_b_384.yaml): stripes 1/2/12/12, agents
 # over the whole 96/48/24/12 maps, 20 epochs without warm-up at 5e-6 down to
 # 5e-7 (per 512 images), then 10 cool-down epochs, wd 1e-8, EMA 0.9998. The

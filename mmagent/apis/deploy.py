@@ -18,7 +18,7 @@ import os
 import os.path as osp
 import re
 import traceback
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -106,8 +106,6 @@ def build_model(config: str, checkpoint: Optional[str] = None,
     strictly (official checkpoints converted first); ``task`` is ``None``
     with ``backbone_only`` (``model`` is then ``cfg.model.backbone``)."""
     from mmengine.registry import MODELS
-
-    import mmagent  # noqa: F401  (registers the backbones)
     cfg = load_config(config, cfg_options, init_scope=True)
     task = get_task(cfg)
     model = MODELS.build(cfg.model)
@@ -387,14 +385,33 @@ class OnnxModel:
 
 def relative_error(outputs: Sequence[torch.Tensor],
                    references: Sequence[torch.Tensor]) -> float:
-    """Largest ``max|a - b| / max|b|`` over paired tensors."""
-    if len(outputs) != len(references):
+    """Largest ``max|a - b| / max|b|`` over paired tensors of equal shapes
+    (no broadcasting: a shape mismatch raises)."""
+    if len(outputs) != len(references) or not references:
         raise ValueError(f'{len(outputs)} outputs, {len(references)} '
                          f'expected')
-    errors = [float((a.float() - b.float()).abs().max() /
-                    b.float().abs().max().clamp_min(1e-12))
-              for a, b in zip(outputs, references)]
+    errors = []
+    for i, (a, b) in enumerate(zip(outputs, references)):
+        if a.shape != b.shape:
+            raise ValueError(f'output {i} has shape {tuple(a.shape)}, '
+                             f'expected {tuple(b.shape)}')
+        errors.append(float((a.float() - b.float()).abs().max() /
+                            b.float().abs().max().clamp_min(1e-12)))
     return max(errors)
+
+
+def verification_sizes(meta: dict) -> List[Tuple[int, int]]:
+    """The input sizes an export is checked at: its example, and for a
+    free-size export a second size (a step or two of its size multiple, at
+    least 32 pixels, larger), so a size fixed by mistake shows."""
+    sizes = [tuple(meta['export_hw'])]
+    if meta.get('dynamic'):
+        step = max(int(meta.get('size_multiple', 1)), 32)
+        second = (sizes[0][0] + step, sizes[0][1] + 2 * step)
+        high = meta.get('max_hw') or [None, None]
+        if all(h is None or s <= h for s, h in zip(second, high)):
+            sizes.append(second)
+    return sizes
 
 
 def verify_export(graph: nn.Module, path: str, shape: Sequence[int],
@@ -462,5 +479,5 @@ __all__ = [
     'check_free_size', 'check_input_size', 'export_model', 'export_program',
     'exported_metadata', 'program_metadata', 'save_onnx', 'size_multiple',
     'relative_error', 'time_against_eager', 'use_exported_model',
-    'verify_export'
+    'verification_sizes', 'verify_export'
 ]

@@ -14,19 +14,8 @@ from typing import Optional
 from ..tasks import get_task
 from ..utils.checkpoint import trust_checkpoints
 from ..utils.model_zoo import resolve_config
-from .weights import prepare_weights_and_meta
-
-
-def dataset_meta_of(cfg) -> dict:
-    """Classes and palette of the config's test set: its ``metainfo``, else
-    the dataset class's ``METAINFO``."""
-    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-    meta = dict(dataset.get('metainfo') or {})
-    if 'classes' not in meta and dataset.get('type'):
-        datasets = get_task(cfg).registries()[0]  # the task library's
-        dataset_cls = datasets.get(dataset['type'])
-        meta = {**getattr(dataset_cls, 'METAINFO', {}), **meta}
-    return {k: meta[k] for k in ('classes', 'palette') if k in meta}
+from .models import fetch_weights
+from .weights import dataset_meta_of, prepare_weights_and_meta
 
 
 def init_inferencer(model: str,
@@ -47,9 +36,6 @@ def init_inferencer(model: str,
     ``trust_checkpoint`` (full unpickling: only for files you trust).
     """
     from mmengine.config import Config
-
-    import mmagent  # noqa: F401  (registers the backbones)
-    from .models import fetch_weights
     config = resolve_config(model)
     cfg = Config.fromfile(config)
     task = get_task(cfg)

@@ -22,8 +22,7 @@ from ..utils.checkpoint import (CheckpointLoadError, extract_state_dict,
                                 load_checkpoint_file, trust_checkpoints)
 from ..utils.download import DownloadError, download, mmagent_home
 from ..utils.model_zoo import list_models, model_entry
-from .inference import dataset_meta_of
-from .weights import prepare_weights_and_meta
+from .weights import dataset_meta_of, prepare_weights_and_meta
 
 __all__ = ['list_models', 'get_model', 'fetch_weights']
 
@@ -95,8 +94,6 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
     """
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-
-    import mmagent  # noqa: F401  (registers the backbones)
     entry = model_entry(name, index_file)
     cfg = Config.fromfile(entry['config'])
     task = get_task(cfg)

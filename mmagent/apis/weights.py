@@ -1,6 +1,7 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Weights a config's model can load: official downstream checkpoints
-converted and checked against the config."""
+converted and checked against the config; the class names and palette that
+go with them."""
 import os
 import os.path as osp
 from typing import Optional
@@ -10,6 +11,18 @@ from ..utils.checkpoint import CheckpointLoadError, load_checkpoint_file
 from ..utils.config import default_scope, load_config
 from ..utils.convert import checkpoint_kind, convert_downstream_checkpoint
 from ..utils.download import mmagent_home
+
+
+def dataset_meta_of(cfg) -> dict:
+    """Classes and palette of the config's test set: its ``metainfo``, else
+    the dataset class's ``METAINFO``."""
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    meta = dict(dataset.get('metainfo') or {})
+    if 'classes' not in meta and dataset.get('type'):
+        datasets = get_task(cfg).registries()[0]  # the task library's
+        dataset_cls = datasets.get(dataset['type'])
+        meta = {**getattr(dataset_cls, 'METAINFO', {}), **meta}
+    return {k: meta[k] for k in ('classes', 'palette') if k in meta}
 
 
 def check_fits_config(state_dict, config) -> None:

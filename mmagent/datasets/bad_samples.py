@@ -1,6 +1,7 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """One bad sample must not throw away a long run."""
 import copy
+import logging
 from typing import Optional
 
 from mmengine.logging import print_log
@@ -81,7 +82,7 @@ class BadSampleGuard(DatasetWrapper):
             self.skipped += 1
             print_log(f'{message} -> skipped ({self.skipped} bad samples '
                       f'skipped in this process)', logger='current',
-                      level=30)
+                      level=logging.WARNING)
         raise BadSampleError(f'no readable sample left in {len(self)}')
 
 

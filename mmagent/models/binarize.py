@@ -26,7 +26,7 @@ divided by its row's number of ones, because neither map is followed by a
 binary projection: ``agents -> V`` feeds the second map and
 ``queries -> agents`` is added to the DWC of V, whose balance an
 unnormalised row count would change. Its ``qkv``/``q``/``kv``/``proj`` get
-PWS weights (a CSwin block's own projections stay full precision).
+PWS weights (a CSWin block's own projections stay full precision).
 
 Focused linear attention has no softmax map and is left as it is; a
 backbone without any attention to binarize is refused.
@@ -131,7 +131,7 @@ class BinaryAgentAttention(BinaryKind, AgentAttention):
 
     @property
     def binary_linears(self):
-        if self.fused_qkv is None:  # CSwin: the block owns the projections
+        if self.fused_qkv is None:  # CSWin: the block owns the projections
             return ()
         return ('qkv', 'proj') if self.fused_qkv else ('q', 'kv', 'proj')
 

@@ -1,10 +1,11 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Image classification on mmpretrain 1.x."""
+import re
 from collections import OrderedDict
 from typing import Mapping
 
-from ..models.backbones.base import (final_norm_to_output_norm,
-                                     official_last_stage)
+from ..models.backbones import OFFICIAL_LAYOUTS
+from ..models.backbones.base import final_norm_to_output_norm
 from ..utils.checkpoint import extract_state_dict
 from .base import Task, register_task
 
@@ -12,24 +13,28 @@ TOPK = 5
 MIN_PICTURE_SIDE = 256  # px, short edge of a drawn prediction
 
 
+def official_layout_of(state_dict):
+    """The family layout (:data:`~mmagent.models.backbones.OFFICIAL_LAYOUTS`)
+    of an official ImageNet state dict; ``None`` when none matches."""
+    return next((layout for layout in OFFICIAL_LAYOUTS
+                 if layout.matches(state_dict)), None)
+
+
 def imagenet_to_classifier(state_dict):
     """Official classifier names -> mmpretrain ``ImageClassifier``: the
     linear ``head.*`` becomes ``head.fc.*``, every other weight goes under
-    ``backbone.``, the final ``norm`` of a multi-stage model becomes the
-    last stage's output norm; the shift-mask buffers (``attn_mask``) are
-    dropped, the backbone recomputes them, and so is PVT v1's final norm,
-    which the official forward never applies. Returns the new state dict
-    and the renames (``(key, None)`` for a dropped weight)."""
-    # PVT v1 (FLatten-PVT) keeps a final norm its forward never applies
-    # (the official line is commented out); Agent-PVT has none.
-    pvt_v1 = 'pos_embed1' in state_dict
+    ``backbone.``; what the family's official layout says the backbone does
+    not use is dropped (Swin's shift-mask buffers, PVT v1's final norm) and
+    the final ``norm`` of a multi-stage model becomes the last stage's
+    output norm. Returns the new state dict and the renames (``(key,
+    None)`` for a dropped weight)."""
+    layout = official_layout_of(state_dict)
+    unused = layout.unused if layout else ()
     kept = OrderedDict((k, v) for k, v in state_dict.items()
-                       if not k.endswith('attn_mask'))
-    dropped = [k for k in kept if pvt_v1 and k.startswith('norm.')]
-    for key in dropped:
-        del kept[key]
+                       if not any(re.match(p, k) for p in unused))
+    dropped = [k for k in state_dict if k not in kept]
     old_keys = list(kept)
-    last_stage = official_last_stage(state_dict)
+    last_stage = layout.last_stage(state_dict) if layout else None
     if last_stage is not None:
         kept = final_norm_to_output_norm(kept, last_stage)
     converted, renamed = OrderedDict(), [(k, None) for k in dropped]

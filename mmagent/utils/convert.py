@@ -4,35 +4,15 @@ to mmagent (mmdet 3.x / mmseg 1.x) checkpoints.
 
 The official backbones use mmagent's parameter names, and mmdet 3.x / mmseg
 1.x kept the 2.x / 0.x names of every neck and head these configs use, so no
-weight is renamed: :data:`KEY_RULES` is empty for them, and every key a rule
-would change is reported. What changes is the container: the optimizer
+weight is renamed. What changes is the container: the optimizer
 state is dropped, ``meta`` (mmcv config text, class names) becomes
 ``meta.dataset_meta`` / ``meta.official_meta``, and pickled objects of the
 old stack are not carried over. (Official ImageNet classifiers become
 mmpretrain classifiers in :mod:`mmagent.tasks.cls`.)
 """
-import re
-from collections import OrderedDict
 from typing import Mapping
 
 from .checkpoint import extract_state_dict
-
-# (pattern, replacement) applied in order to every key. mmdet 2.25 -> 3.x
-# and mmseg 0.28 -> 1.x renamed none of the modules of the Agent configs.
-KEY_RULES = []
-
-
-def convert_state_dict(state_dict):
-    """Apply KEY_RULES; returns the new state dict and the renamed keys."""
-    converted, renamed = OrderedDict(), []
-    for key, value in state_dict.items():
-        new_key = key
-        for pattern, replacement in KEY_RULES:
-            new_key = re.sub(pattern, replacement, new_key)
-        if new_key != key:
-            renamed.append((key, new_key))
-        converted[new_key] = value
-    return converted, renamed
 
 
 def convert_meta(meta):
@@ -74,6 +54,5 @@ def convert_downstream_checkpoint(ckpt: Mapping,
     (:func:`mmagent.apis.convert_checkpoint` picks)."""
     # whole-model checkpoint: no 'backbone.' stripping
     state_dict = extract_state_dict(ckpt, filename, prefix='')
-    state_dict, renamed = convert_state_dict(state_dict)
     meta = convert_meta(ckpt.get('meta'))
-    return dict(meta=meta, state_dict=state_dict), renamed
+    return dict(meta=meta, state_dict=state_dict), []  # nothing renamed

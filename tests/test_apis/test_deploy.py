@@ -10,6 +10,7 @@ Small widths keep each export to seconds; the full-size models are timed by
 ``benchmark_backbone.py --onnx``."""
 import json
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -37,7 +38,7 @@ SEG_CONFIG = 'configs/seg/upernet_agent-swin-t_160k_ade20k-512x512.py'
 TOLERANCE = 1e-4
 # Export time grows with the number of blocks: the families' smallest
 # layouts that still have every kind of block (agent, window and shifted
-# window, mixed stage; CSwin's stripes and last-stage full map).
+# window, mixed stage; CSWin's stripes and last-stage full map).
 EXPORT_FAMILIES = dict(
     TINY_FAMILIES,
     **{'agent-swin': _tiny('AgentSwinTransformer', embed_dims=16,
@@ -50,7 +51,7 @@ EXPORT_FAMILIES = dict(
                                                  depth=[1, 1, 1, 1])),
        'flatten-cswin': _tiny('FLattenCSWin', **dict(TINY_CSWIN,
                                                      depth=[1, 1, 1, 1]))})
-# CSwin's free-size export takes multiples of 224 from two of them
+# CSWin's free-size export takes multiples of 224 from two of them
 EXPORT_SIZES = dict(TINY_SIZES, **{
     name: [(448, 448), (448, 672)] for name in ('agent-cswin',
                                                 'flatten-cswin')})
@@ -151,7 +152,11 @@ def test_classifier_export_tool_and_onnx_demo(tmp_path, cls_checkpoint):
                    '--shape', '64', '64', '--dynamic', '--out', onnx_file,
                    '--benchmark', '2')
     assert out.returncode == 0, out.stderr[-3000:]
-    assert 'largest relative error' in out.stdout
+    # the example size and a second one (the sizes are free)
+    errors = re.findall(r'onnxruntime vs PyTorch at (\d+x\d+): largest '
+                        r'relative error (\S+)', out.stdout)
+    assert [size for size, _ in errors] == ['64x64', '96x128']
+    assert all(float(error) <= TOLERANCE for _, error in errors)
     assert 'PyTorch eager' in out.stdout and 'onnxruntime' in out.stdout
     assert exported_metadata(onnx_file)['task'] == 'cls'
     images = write_images(tmp_path)
@@ -167,6 +172,21 @@ def test_classifier_export_tool_and_onnx_demo(tmp_path, cls_checkpoint):
                                    scores[got['labels']].numpy(),
                                    atol=TOLERANCE)
         assert (tmp_path / 'onnx' / 'vis' / f'image{i}.png').is_file()
+
+
+@pytest.mark.slow
+def test_export_tool_fails_above_its_tolerance(tmp_path, cls_checkpoint):
+    onnx_file = tmp_path / 'cls.onnx'
+    out = run_tool('tools/deployment/export.py', CLS_CONFIG, cls_checkpoint,
+                   '--shape', '64', '64', '--out', str(onnx_file),
+                   '--tolerance', '1e-12')
+    assert out.returncode == 1
+    error = float(re.search(r'largest relative error (\S+)',
+                            out.stdout).group(1))
+    assert 1e-12 < error <= TOLERANCE
+    assert 'differs from PyTorch by more than --tolerance 1e-12 at 64x64' \
+        in out.stderr
+    assert onnx_file.is_file()  # kept for a look
 
 
 @pytest.mark.slow
@@ -225,10 +245,13 @@ def test_detector_after_mmdet_post_processing(tmp_path):
     onnx_file = str(tmp_path / 'det.onnx')
     export_model(ExportGraph(model, task), (128, 128), 'onnx', dynamic=True,
                  out=onnx_file, task_name='det', config=config)
-    # the second is padded to 128x128 by mmdet's preprocessor (both paths)
-    images = write_images(tmp_path, [(128, 128), (100, 128)])
+    # two input sizes of the one free-size export: 128x128 and 96x128 (the
+    # size mmdet's preprocessor pads the second to)
+    images = write_images(tmp_path, [(128, 128), (90, 128)])
     eager, deployed = predictions_through(onnx_file, config, checkpoint,
                                           images)
+    assert [tuple(d.metainfo['batch_input_shape']) for d in deployed] == [
+        (128, 128), (96, 128)]
     for want, got in zip(eager, deployed):
         want, got = want.pred_instances, got.pred_instances
         assert len(want) > 0 and len(got) == len(want)

@@ -13,8 +13,8 @@ import threading
 import pytest
 import torch
 import yaml
-from conftest import (REPO_ROOT, run, write_code_running_checkpoint,
-                      write_official_checkpoint)
+from conftest import (REPO_ROOT, assert_tensors_equal, require, run,
+                      write_code_running_checkpoint, write_official_checkpoint)
 
 import mmagent
 from mmagent.apis import get_model, init_inferencer
@@ -162,12 +162,10 @@ def test_fetch_converts_caches_and_works_offline(zoo):
                        pretrained=f'{zoo["server"].url}/official.pth')
     by_path = get_model('demo-seg', pretrained=str(zoo['state_dict']))
     for other in (by_url, by_path):
-        assert all(torch.equal(a, b) for a, b in zip(
-            other.state_dict().values(), model.state_dict().values()))
+        assert_tensors_equal(other.state_dict(), model.state_dict())
     zoo['server'].stop()
     again = get_model('demo-seg', pretrained=True)
-    assert all(torch.equal(a, b) for a, b in zip(
-        again.state_dict().values(), model.state_dict().values()))
+    assert_tensors_equal(again.state_dict(), model.state_dict())
     inferencer = init_inferencer('demo-seg', device='cpu')
     assert inferencer.model.dataset_meta['classes'] == zoo['classes']
 
@@ -240,7 +238,7 @@ def test_mim_download_reads_the_packaged_model_index(tmp_path, monkeypatch):
     mmagent/.mim): the model's weights (here its link swapped for a
     loopback one in the installed copy) and its config land in DIR, and
     get_model converts the official file from there."""
-    pytest.importorskip('mim')
+    require('mim', 'needs openmim (requirements/tests.txt)')
     monkeypatch.setenv('MMAGENT_HOME', str(tmp_path / 'home'))
     target = tmp_path / 'site'
     run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
@@ -271,5 +269,5 @@ def test_mim_download_reads_the_packaged_model_index(tmp_path, monkeypatch):
     assert (dest / 'agent-pvt-t_in1k.py').is_file()
     model = get_model('agent-pvt-t_in1k',
                       pretrained=str(dest / 'agent_pvt_t.pth'))
-    assert all(torch.equal(model.state_dict()[k], v)
-               for k, v in state_dict.items())
+    state = model.state_dict()
+    assert_tensors_equal({k: state[k] for k in state_dict}, state_dict)

@@ -98,7 +98,7 @@ def test_official_recipe(name):
     first = cfg.param_scheduler[0]
     if warmup:
         assert first.type == 'LinearLR' and first.end == warmup
-    else:  # the 384 CSwin fine-tune starts at its peak
+    else:  # the 384 CSWin fine-tune starts at its peak
         assert first.type == 'CosineAnnealingLR'
     ema = [h for h in cfg.get('custom_hooks', []) if h.type == 'EMAHook']
     assert [1 - h.momentum for h in ema] == pytest.approx(

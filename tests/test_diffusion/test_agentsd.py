@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import require
 
-pytest.importorskip(
-    'diffusers', reason="AgentSD needs the 'diffusion' extra (diffusers)")
+require('diffusers', "AgentSD needs the 'diffusion' extra (diffusers)")
 
 from mmagent.diffusion import (AgentSDProcessor, AgentSDSchedule,  # noqa
                                AgentSDState, BipartiteMatching,
@@ -101,7 +101,8 @@ def test_merging_matches_its_definition_and_tomesd():
     assert agents.shape == (2, 90 - min(60, 90 - 4), 5)
     torch.testing.assert_close(agents.sort(1).values, agents_ref.float().sort(
         1).values)
-    tomesd_merge = pytest.importorskip('tomesd.merge')
+    tomesd_merge = require('tomesd.merge', 'the ToMe reference needs tomesd '
+                           '(requirements/tests.txt)')
     m, u = tomesd_merge.bipartite_soft_matching_random2d(
         metric, 10, 9, 4, 4, 30, no_rand=True)
     torch.testing.assert_close(u(m(x)), y)

@@ -22,7 +22,8 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, TINY_FAMILIES, block_context, run
+from conftest import (REPO_ROOT, TINY_FAMILIES, assert_tensors_equal,
+                      block_context, require, run)
 from precision import RoundProducts, relative_error
 
 pytestmark = pytest.mark.cuda
@@ -271,14 +272,13 @@ def test_bivit_deploy_mode_on_the_gpu():
         expected = model(x)
         deployed = switch_to_deploy(copy.deepcopy(model))
         got = deployed(x)
-    assert len(got) == len(expected) > 0
-    assert all(torch.equal(a, b) for a, b in zip(got, expected))
+    assert_tensors_equal(got, expected)
 
 
 def test_agentsd_tiny_unet_fp16():
     """AgentSD on a tiny random UNet in fp16: finite, in fp16, and other
     than the UNet's own attention (the agents ran)."""
-    pytest.importorskip('diffusers')
+    require('diffusers', "AgentSD needs the 'diffusion' extra")
     from mmagent.diffusion import apply_agent_attention
     from mmagent.diffusion.random_models import TINY_SD_UNET, random_unet
     unet = random_unet(TINY_SD_UNET, dtype=torch.float16).to(DEVICE)

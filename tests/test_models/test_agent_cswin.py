@@ -1,4 +1,4 @@
-"""Agent-CSwin: golden parity with the official classifier, the presets'
+"""Agent-CSWin: golden parity with the official classifier, the presets'
 parameter counts, any input size, freezing, and the stripe attention's
 padding."""
 import os.path as osp

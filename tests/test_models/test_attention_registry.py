@@ -49,6 +49,15 @@ def test_registered_kinds_and_codes():
         ['agent'], ['agent'], ['agent', 'agent', 'window'], ['window']]
 
 
+@pytest.mark.parametrize('kind', ['agent', 'focused_linear', 'global',
+                                  'spatial_reduction', 'stripe', 'window'])
+def test_every_kind_refuses_heads_that_do_not_divide_the_width(kind):
+    build_attention(kind, block_context(embed_dims=32, num_heads=4))
+    with pytest.raises(ValueError, match=r'embed_dims \(30\) must be '
+                       r'divisible by num_heads \(4\)'):
+        build_attention(kind, block_context(embed_dims=30, num_heads=4))
+
+
 def test_build_takes_what_the_kind_names():
     context = block_context(sr_ratio=2, window_size=7, shift_size=3,
                             qkv_bias=False, exact=True)

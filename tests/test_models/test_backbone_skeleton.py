@@ -112,3 +112,26 @@ def test_cswin_blocks_keep_the_official_parameter_order():
         embed_dims=[16] * 4, depths=[1] * 4, num_heads=[1] * 4,
         mlp_ratios=[2] * 4)).block1[0].named_children()] == [
             'norm1', 'attn', 'drop_path', 'norm2', 'mlp']
+
+
+@pytest.mark.parametrize('fixture,family', [
+    ('agent_pvt', 'AgentPVT'), ('flatten_pvt', 'FLattenPVT'),
+    ('flatten_pvt_v2', 'FLattenPVTv2'),
+    ('agent_swin', 'AgentSwinTransformer'),
+    ('flatten_swin', 'FLattenSwinTransformer'),
+    ('agent_cswin', 'AgentCSWin'), ('flatten_cswin', 'FLattenCSWin'),
+    ('agent_deit', 'AgentDeiT')])
+def test_official_checkpoints_are_read_by_their_familys_layout(
+        golden_dir, fixture, family):
+    """The classification task converts an official ImageNet checkpoint
+    with the layout its family declares (which stages, which final norm,
+    which unused weights)."""
+    from mmagent.models import backbones
+    from mmagent.tasks.cls import official_layout_of
+    state_dict = torch.load(
+        osp.join(golden_dir, f'{fixture}_cls_golden.pth'),
+        weights_only=False)['state_dict']
+    layout = getattr(backbones, family).official_layout
+    assert official_layout_of(state_dict) is layout
+    if layout.stage_key:  # the final norm: the last stage's output norm
+        assert layout.last_stage(state_dict) == 3

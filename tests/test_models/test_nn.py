@@ -6,9 +6,11 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import block_context
 from golden_models import classifier, load_golden
 
 import mmagent.nn
+from mmagent.models.layers import build_attention
 from mmagent.nn import AgentAttention, FocusedLinearAttention
 
 KINDS = {
@@ -36,6 +38,53 @@ def test_maps_of_any_shape_and_sequences(kind, layout, calls):
         for name, param in attn.named_parameters():
             assert param.grad is not None and param.grad.abs().sum() > 0, (
                 name, hw, n)
+
+
+def backbone_module(kind, sequence):
+    """The module a backbone builds for ``kind`` (the registry, a block's
+    context) with the drop-in's settings of :data:`KINDS`."""
+    grid = (1, 196) if sequence else (14, 14)
+    if kind == 'agent':
+        return build_attention('agent', block_context(
+            agent_num=9, agent_shape=(1, 9) if sequence else (3, 3),
+            pretrain_hw=grid, kernel_size=3))
+    return build_attention('focused_linear', block_context(pretrain_hw=grid),
+                           dict(kernel_size=5))
+
+
+@pytest.mark.parametrize('kind', sorted(KINDS))
+@pytest.mark.parametrize('layout,calls', [
+    ('map', [((5, 11), 55), ((14, 14), 196), ((1, 3), 3)]),
+    ('sequence', [(None, 37), (None, 200), (None, 2)]),
+])
+def test_same_as_the_backbone_module_at_any_size(kind, layout, calls):
+    """With the same weights, the drop-in module gives what the backbones'
+    module gives on the same map, at sizes other than the learnt one; a
+    sequence is a 1 x N map whose k x k depth-wise kernel holds the
+    drop-in's 1 x k kernel in its middle row."""
+    sequence = layout == 'sequence'
+    drop_in = KINDS[kind](sequence=sequence).eval()
+    with torch.no_grad():  # biases start at zero: make every weight count
+        for param in drop_in.parameters():
+            param.add_(torch.randn_like(param) * 0.1)
+    reference = backbone_module(kind, sequence).eval()
+    weights = drop_in.state_dict()
+    if sequence:
+        line, own = weights['dwc.weight'], reference.state_dict()['dwc.weight']
+        assert own.shape[-2:] == (line.shape[-1], ) * 2
+        square = torch.zeros_like(own)
+        square[:, :, own.shape[-2] // 2] = line[:, :, 0]
+        weights['dwc.weight'] = square
+    reference.load_state_dict(weights, strict=True)
+    for hw, n in calls:
+        x = torch.randn(2, n, 32)
+        with torch.no_grad():
+            got = drop_in(x, hw) if hw else drop_in(x)
+            expected = reference(x, hw or (1, n))
+        if sequence:  # another kernel shape: another summation order
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+        else:
+            assert torch.equal(got, expected), hw
 
 
 def test_sequence_mode_works_along_the_sequence():

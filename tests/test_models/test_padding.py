@@ -7,7 +7,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT, block_context
+from conftest import REPO_ROOT, assert_tensors_equal, block_context
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -60,7 +60,7 @@ def test_padded_keys_contribute_nothing(fused_qkv, sr_ratio, lepe, exact):
     mask = token_mask(valid, (H, W))[..., None].float()
 
     def run(tokens, hw, valid_hw=None):
-        if fused_qkv is None:  # CSwin: the block projects q, k, v itself
+        if fused_qkv is None:  # CSWin: the block projects q, k, v itself
             return attn((tokens, tokens * 0.7, tokens.cos()), hw,
                         valid_hw=valid_hw)
         return attn(tokens, hw, valid_hw=valid_hw)
@@ -131,7 +131,7 @@ def test_unpadded_batch_runs_the_plain_path():
     with torch.no_grad():
         plain = model(x)
         sized = model(x, valid_sizes=[(64, 96), (64, 96)])
-    assert all(torch.equal(a, b) for a, b in zip(plain, sized))
+    assert_tensors_equal(plain, sized)
 
 
 @pytest.mark.parametrize('config', [
@@ -203,6 +203,23 @@ def test_padding_aware_model_needs_a_backbone_that_takes_sizes():
     with pytest.raises(TypeError, match='AgentCSWin.forward takes no '
                        'valid_sizes.*use EncoderDecoder'):
         MODELS.build(cfg.model)
+
+
+def test_backbones_declare_whether_they_take_sizes():
+    """``takes_valid_sizes`` (read by the padding-aware models) says what
+    each family's forward takes."""
+    import inspect
+
+    from mmagent.models import backbones
+    families = [getattr(backbones, name) for name in backbones.__all__
+                if isinstance(getattr(backbones, name), type) and issubclass(
+                    getattr(backbones, name), backbones.AttentionBackbone)]
+    assert len(families) >= 8
+    declared = {f.__name__ for f in families if f.takes_valid_sizes}
+    assert declared == {
+        f.__name__ for f in families
+        if 'valid_sizes' in inspect.signature(f.forward).parameters}
+    assert {'AgentPVT', 'AgentSwinTransformer'} <= declared
 
 
 def test_images_too_small_for_their_batch_are_refused():

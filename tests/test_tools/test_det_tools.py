@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import run, write_official_checkpoint
+from conftest import assert_tensors_equal, run, write_official_checkpoint
 
 # end-to-end runs of the tools (subprocesses): `make test-fast` skips them
 pytestmark = pytest.mark.slow
@@ -132,8 +132,8 @@ def test_converter_round_trip(tmp_path, config):
     assert converted['meta']['dataset_meta']['classes'] == ('person',
                                                             'bicycle')
     original = torch.load(src, weights_only=False)['state_dict']
-    assert all(torch.equal(converted['state_dict'][k], original[k])
-               for k in keys)
+    assert_tensors_equal(converted['state_dict'],
+                         {k: original[k] for k in keys})
 
 
 def test_converter_rejects_other_architecture(tmp_path):

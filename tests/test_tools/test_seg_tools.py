@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import run, write_official_checkpoint
+from conftest import assert_tensors_equal, run, write_official_checkpoint
 
 # end-to-end runs of the tools (subprocesses): `make test-fast` skips them
 pytestmark = pytest.mark.slow
@@ -145,8 +145,8 @@ def test_seg_converter_round_trip(tmp_path, config):
     assert meta['classes'] == ('wall', 'building')
     assert meta['palette'] == [(120, 120, 120), (180, 120, 120)]
     original = torch.load(src, weights_only=False)['state_dict']
-    assert all(torch.equal(converted['state_dict'][k], original[k])
-               for k in keys)
+    assert_tensors_equal(converted['state_dict'],
+                         {k: original[k] for k in keys})
 
 
 def test_get_flops_segmentor():

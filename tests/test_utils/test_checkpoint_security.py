@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_PVT, run, write_code_running_checkpoint
+from conftest import (TINY_PVT, assert_tensors_equal, run,
+                      write_code_running_checkpoint)
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import load_checkpoint, save_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -227,8 +228,8 @@ def test_every_trust_route_loads_what_the_default_refuses(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             model.init_weights()
-        assert all(torch.equal(model.state_dict()[k], v)
-                   for k, v in backbone.items())
+        state = model.state_dict()
+        assert_tensors_equal({k: state[k] for k in backbone}, backbone)
 
     # the inferencers' trust_checkpoint=True
     with pytest.raises(UnsafeCheckpointError):
@@ -237,5 +238,5 @@ def test_every_trust_route_loads_what_the_default_refuses(tmp_path):
         warnings.simplefilter('ignore')
         inferencer = init_inferencer(SEG_DEMO, weights=str(dated),
                                      device='cpu', trust_checkpoint=True)
-    assert all(torch.equal(inferencer.model.state_dict()[k], v)
-               for k, v in state_dict.items())
+    state = inferencer.model.state_dict()
+    assert_tensors_equal({k: state[k] for k in state_dict}, state_dict)

@@ -183,7 +183,7 @@ README_SUITE = [
 
 
 # Whole models through benchmark.py (``tool``): (key, title, arguments),
-# each a config against its softmax baseline in one round-robin loop.
+# each a config against its baseline in one round-robin loop.
 MMDET_SWIN_T = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py'
 MMSEG_SWIN_T = ('mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_'
                 '8xb2-160k_ade20k-512x512.py')
@@ -202,8 +202,10 @@ WHOLE_MODELS = [
      [UPERNET, '--shape', '512', '683', '--repeats', '3', '--baseline',
       MMSEG_SWIN_T]),
 ]
-# ImageNet throughput, the papers' setting: classifier -> softmax baseline
-# of the same size (mmpretrain's where it has one)
+# ImageNet throughput, the papers' setting: classifier -> baseline of the
+# same size: mmpretrain's softmax model where it has one, else the other
+# linear attention on the same skeleton (FLatten for PVT and CSWin: neither
+# mmpretrain nor this project has their softmax classifiers)
 IMAGENET = [
     ('agent-deit-t', 'mmpretrain::deit/deit-tiny_4xb256_in1k.py'),
     ('agent-deit-s', 'mmpretrain::deit/deit-small_4xb256_in1k.py'),

@@ -9,8 +9,9 @@ input size, detectors everything before non-maximum suppression (feature
 maps and dense-head outputs; mmdet's post-processing runs in Python, see
 ``demo/onnx_demo.py``), ``--backbone-only`` the backbone's feature maps.
 ``--dynamic``: height and width are free, so one file serves several input
-sizes. The ONNX file is checked against PyTorch on the example input unless
-``--no-verify``. See docs/user_guides/deploy.md.
+sizes. Unless ``--no-verify``, the ONNX file is checked against PyTorch on
+the example input (and, with ``--dynamic``, on a second, larger size): above
+``--tolerance`` the exit status is 1. See docs/user_guides/deploy.md.
 """
 import argparse
 import sys
@@ -38,6 +39,10 @@ def parse_args():
                         help="export model.backbone's multi-scale features")
     parser.add_argument('--no-verify', action='store_true',
                         help='skip the onnxruntime vs PyTorch check')
+    parser.add_argument('--tolerance', type=float, default=1e-4,
+                        help='the largest relative error onnxruntime may '
+                        'show against PyTorch (default: %(default)s); above '
+                        'it the exit status is 1 (the file is kept)')
     parser.add_argument('--benchmark', type=int, default=0, metavar='N',
                         help='then time N forwards of onnxruntime and of '
                         'PyTorch eager in turns on the example input')
@@ -53,7 +58,8 @@ def main():
     args = parse_args()
     from mmagent.apis.deploy import (FORMATS, ExportError, ExportGraph,
                                      build_model, export_model,
-                                     time_against_eager, verify_export)
+                                     time_against_eager, verification_sizes,
+                                     verify_export)
     from mmagent.utils import CheckpointLoadError
     if args.format not in FORMATS:  # before the model is built
         sys.exit(f'error: unknown format {args.format!r}: expected one of '
@@ -66,10 +72,12 @@ def main():
         result = export_model(
             graph, args.shape, args.format, args.dynamic, args.out,
             task.name if task else 'backbone', args.config)
+        errors = {}
         if args.format == 'onnx' and not args.no_verify:
-            error = verify_export(graph, result['out'], args.shape)
-            print(f'onnxruntime vs PyTorch at {args.shape[0]}x'
-                  f'{args.shape[1]}: largest relative error {error:.2e}')
+            for size in verification_sizes(result['meta']):
+                errors[size] = verify_export(graph, result['out'], size)
+                print(f'onnxruntime vs PyTorch at {size[0]}x{size[1]}: '
+                      f'largest relative error {errors[size]:.2e}')
         if args.format == 'onnx' and args.benchmark:
             times = time_against_eager(graph, result['out'], args.shape,
                                        args.benchmark)
@@ -89,6 +97,12 @@ def main():
         sizes += f' (multiples of {meta["size_multiple"]})'
     print(f'{result["out"]}: {meta["task"]}, {meta["num_outputs"]} '
           f'outputs, inputs (1, 3, H, W) with {sizes}')
+    above = {size: e for size, e in errors.items() if not e <= args.tolerance}
+    if above:
+        sys.exit('error: onnxruntime differs from PyTorch by more than '
+                 f'--tolerance {args.tolerance:g} at ' + ', '.join(
+                     f'{h}x{w} ({e:.2e})' for (h, w), e in above.items()) +
+                 f' (the file is kept: {result["out"]})')
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-# Agent-CSwin classifiers (agent_transformer/cfgs/agent_cswin_*.yaml,
+# Agent-CSWin classifiers (agent_transformer/cfgs/agent_cswin_*.yaml,
 # trained by main_ema.py): the last stage through its norm (the official
 # final norm), then the token mean. 20 warm-up epochs from 1e-6, cosine to
 # 1e-5, 10 cool-down epochs, no clipping, model EMA (the README's decays).

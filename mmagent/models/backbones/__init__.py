@@ -8,8 +8,14 @@ from .base import AttentionBackbone
 from .flatten import (FLattenCSWin, FLattenPVT, FLattenPVTv2,
                       FLattenSwinTransformer)
 
+#: The official ImageNet layouts, in the order a checkpoint is matched
+#: against them (PVT v1 before v2: both have ``patch_embed1``).
+OFFICIAL_LAYOUTS = (AgentPVT.official_layout, FLattenPVTv2.official_layout,
+                    AgentSwinTransformer.official_layout,
+                    AgentCSWin.official_layout, AgentDeiT.official_layout)
+
 __all__ = [
-    'AttentionBackbone', 'AgentCSWin', 'AgentDeiT', 'AgentPVT',
+    'OFFICIAL_LAYOUTS', 'AttentionBackbone', 'AgentCSWin', 'AgentDeiT', 'AgentPVT',
     'AgentSwinTransformer', 'FLattenCSWin', 'FLattenPVT', 'FLattenPVTv2',
     'FLattenSwinTransformer'
 ]

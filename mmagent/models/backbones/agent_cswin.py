@@ -1,5 +1,5 @@
 # Copyright (c) mmagent contributors. All rights reserved.
-"""Agent-CSwin: CSWin Transformer whose early stages use global agent
+"""Agent-CSWin: CSWin Transformer whose early stages use global agent
 attention (Han et al., ECCV 2024)."""
 import math
 from typing import Optional, Sequence, Tuple, Union
@@ -11,8 +11,8 @@ from mmengine.registry import MODELS
 
 from ..layers import ATTENTIONS, TransformerBlock, block_kinds
 from ..layers.attention import init_parameters
-from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
-                   per_stage, token_map)
+from .base import (AttentionBackbone, OfficialLayout, backbone_init,
+                   drop_path_schedule, per_stage, token_map)
 
 # The official stem is a fixed 7x7 stride-4 conv (its patch_size is unused).
 STEM_STRIDE = 4
@@ -58,7 +58,7 @@ class MergeBlock(BaseModule):
 
 @MODELS.register_module()
 class AgentCSWin(AttentionBackbone):
-    """Agent-CSwin backbone from `Agent Attention
+    """Agent-CSWin backbone from `Agent Attention
     <https://arxiv.org/abs/2312.08874>`_.
 
     CSWin Transformer in which the blocks marked ``'A'`` by ``attn_type``
@@ -144,6 +144,10 @@ class AgentCSWin(AttentionBackbone):
     softmax_attention = 'stripe'
     # ImageNet checkpoints have one final ``norm``, no per-output norms.
     optional_keys = (r'norm\d+\.(weight|bias)', )
+    # stages ``stage{i}`` from 1
+    official_layout = OfficialLayout(
+        'CSWin', marker=r'stage\d+\.', stage_key=r'stage(\d+)\.',
+        first_stage=1)
 
     @backbone_init(
         aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',

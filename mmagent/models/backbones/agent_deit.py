@@ -11,8 +11,8 @@ from mmengine.registry import MODELS
 
 from ..layers import PatchEmbed, block_kinds
 from ..layers.attention.common import resize_token_map
-from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
-                   per_stage, token_map)
+from .base import (AttentionBackbone, OfficialLayout, backbone_init,
+                   drop_path_schedule, per_stage, token_map)
 
 OUT_TYPES = ('cls_token', 'featmap', 'avg_featmap', 'raw')
 
@@ -105,6 +105,7 @@ class AgentDeiT(AttentionBackbone):
     }
     softmax_attention = 'global'
     num_extra_tokens = 1  # the class token
+    official_layout = OfficialLayout('DeiT', marker=r'blocks\.\d+\.')
 
     @backbone_init(
         aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',

@@ -13,8 +13,8 @@ from ..layers.attention.common import resize_token_map
 from ..layers.padding import (next_stage_sizes,
                               per_image_token_map, zero_outside_images,
                               zero_padding)
-from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
-                   per_stage, token_map)
+from .base import (AttentionBackbone, OfficialLayout, backbone_init,
+                   drop_path_schedule, per_stage, token_map)
 
 
 @MODELS.register_module()
@@ -111,6 +111,11 @@ class AgentPVT(AttentionBackbone):
     }
     num_stages = 4
     softmax_attention = 'spatial_reduction'
+    takes_valid_sizes = True
+    # FLatten-PVT's official classifiers keep a final norm their forward
+    # never applies (the line is commented out); Agent-PVT's have none.
+    official_layout = OfficialLayout('PVT v1', marker=r'pos_embed1$',
+                                     unused=(r'norm\.', ))
     #: The official name of the reduction of the agent / focused linear
     #: stages, in errors.
     agent_sr_name = 'agent_sr_ratios (la_sr_ratios)'

@@ -11,8 +11,8 @@ from mmengine.registry import MODELS
 from ..layers import PatchEmbed, PatchMerging, block_kinds
 from ..layers.padding import (next_stage_sizes, padded_sizes,
                               zero_outside_images, zero_padding)
-from .base import (AttentionBackbone, backbone_init, drop_path_schedule,
-                   per_stage, token_map)
+from .base import (AttentionBackbone, OfficialLayout, backbone_init,
+                   drop_path_schedule, per_stage, token_map)
 
 # Softmax ('B') blocks use a window of max(7, window_size // 8): the official
 # configs pass window_size=56, the (unused) window of the agent blocks.
@@ -122,10 +122,16 @@ class AgentSwinTransformer(AttentionBackbone):
             attn_type='AAMB2')),
     }
     softmax_attention = 'window'
+    takes_valid_sizes = True
     # ImageNet checkpoints have no per-output norms; some converters drop the
     # (deterministic) relative position index buffers.
     optional_keys = (r'norm\d+\.(weight|bias)',
                      r'.*relative_position_index')
+    # stages ``layers.{i}`` from 0; the shift masks are buffers the blocks
+    # compute for the input at hand
+    official_layout = OfficialLayout(
+        'Swin', marker=r'layers\.\d+\.', stage_key=r'layers\.(\d+)\.',
+        unused=(r'.*\.attn_mask$', ))
 
     @backbone_init(
         aliases=dict(img_size='pretrain_img_size', in_chans='in_channels',

@@ -7,9 +7,11 @@ import copy
 import difflib
 import functools
 import inspect
+import logging
 import re
 import warnings
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
@@ -185,17 +187,40 @@ def final_norm_to_output_norm(state_dict: dict, last_stage: int) -> dict:
         for k, v in state_dict.items())
 
 
-def official_last_stage(state_dict: dict) -> Optional[int]:
-    """The 0-based index of the last stage of an official classifier's state
-    dict: Swin numbers its stages ``layers.{i}`` from 0, CSwin
-    ``stage{i}`` from 1; ``None`` for one-stage models (DeiT)."""
-    stages = set()
-    for key in state_dict:
-        match = re.match(r'layers\.(\d+)\.|stage(\d+)\.', key)
-        if match:
-            stages.add(int(match.group(1)) if match.group(1) is not None
-                       else int(match.group(2)) - 1)
-    return max(stages) if stages else None
+@dataclass(frozen=True)
+class OfficialLayout:
+    """How one family's official ImageNet classifiers store their weights,
+    declared by the family (its :attr:`AttentionBackbone.official_layout`)
+    and read by the classification task's checkpoint conversion.
+
+    Args:
+        name (str): The layout, in messages.
+        marker (str): A key pattern (``re.match``) that only this layout's
+            checkpoints have, among the layouts tried before it.
+        stage_key (str, optional): A key pattern whose group is a stage's
+            number; the final ``norm`` becomes the last stage's output
+            norm. ``None``: one-stage models, or a final norm kept as it is.
+        first_stage (int): The number of the first stage in ``stage_key``.
+        unused (Sequence[str]): Key patterns (``re.match``) of weights the
+            official forward never applies, dropped.
+    """
+    name: str
+    marker: str
+    stage_key: Optional[str] = None
+    first_stage: int = 0
+    unused: Sequence[str] = ()
+
+    def matches(self, state_dict: dict) -> bool:
+        return any(re.match(self.marker, k) for k in state_dict)
+
+    def last_stage(self, state_dict: dict) -> Optional[int]:
+        """The 0-based index of the last stage, from the keys."""
+        if self.stage_key is None:
+            return None
+        stages = [int(m.group(1)) - self.first_stage
+                  for m in map(lambda k: re.match(self.stage_key, k),
+                               state_dict) if m]
+        return max(stages) if stages else None
 
 
 def drop_path_schedule(drop_path_rate: float,
@@ -248,8 +273,15 @@ class AttentionBackbone(BaseModule):
 
     #: The registered attention kind of the family's softmax ('B') blocks.
     softmax_attention: str = ''
+    #: Whether ``forward`` takes ``valid_sizes`` (each image's size in a
+    #: padded batch, :mod:`~mmagent.models.layers.padding`), which the
+    #: padding-aware detectors and segmentors of :mod:`mmagent.models.dense`
+    #: hand over.
+    takes_valid_sizes: bool = False
     # Regexes (re.fullmatch) of keys a checkpoint may lack without error.
     optional_keys: Sequence[str] = ()
+    #: The layout of the family's official ImageNet classifiers.
+    official_layout: Optional[OfficialLayout] = None
 
     def __init__(self,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
@@ -546,8 +578,8 @@ class AttentionBackbone(BaseModule):
         if missing:
             print_log(f'{name}: missing keys (kept at init): '
                       f'{", ".join(missing)}', logger='current',
-                      level=30)
+                      level=logging.WARNING)
         if unexpected:
             print_log(f'{name}: unexpected keys (ignored): '
                       f'{", ".join(unexpected)}', logger='current',
-                      level=30)
+                      level=logging.WARNING)

@@ -18,6 +18,7 @@ from ..layers import ATTENTIONS
 from .agent_cswin import AgentCSWin
 from .agent_pvt import AgentPVT
 from .agent_swin import AgentSwinTransformer
+from .base import OfficialLayout
 
 KIND = 'focused_linear'
 
@@ -112,6 +113,9 @@ class FLattenPVTv2(FLattenPVT):
                    num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4]),
     }
 
+    # no position embeddings; a norm per stage (norm{i}), no final one
+    official_layout = OfficialLayout('PVT v2', marker=r'patch_embed1\.')
+
     def __init__(self, arch='b1', *args, patch_size=None, **kwargs):
         fixed = sorted(set(PVT_V2_FLAGS) & set(kwargs))
         if fixed:
@@ -179,12 +183,12 @@ class FLattenSwinTransformer(AgentSwinTransformer):
 
 @MODELS.register_module()
 class FLattenCSWin(AgentCSWin):
-    """FLatten-CSwin: focused linear attention over the whole map in the
+    """FLatten-CSWin: focused linear attention over the whole map in the
     first two stages, with CSWin's LePE (``get_v``) beside the 5x5 DWC;
     cross-shaped stripe softmax attention in the others.
 
     Takes every argument of :class:`AgentCSWin` with FLatten's defaults and
-    presets (FLatten-CSwin-S is deeper than Agent-CSwin-S: 2/4/32/2); the
+    presets (FLatten-CSWin-S is deeper than Agent-CSWin-S: 2/4/32/2); the
     FLatten arguments are keyword-only. ``la_split_size`` must give the
     whole map of each focused linear stage, as every released model does
     (the official code crashes with smaller windows since its fix of

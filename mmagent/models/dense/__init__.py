@@ -12,7 +12,6 @@ not depend on the other images of its batch (see
 ``PaddingAwareEncoderDecoder``; each is imported by the configs that use it
 (``custom_imports``), so ``import mmagent`` pulls in neither framework.
 """
-import inspect
 from typing import List, Optional, Tuple
 
 
@@ -25,12 +24,16 @@ class HandsImageSizes:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         backbone = type(self.backbone)
-        if 'valid_sizes' not in inspect.signature(backbone.forward).parameters:
+        # declared by mmagent's backbones (AttentionBackbone); no other
+        # backbone takes the sizes
+        if not getattr(backbone, 'takes_valid_sizes', False):
+            plain = next(base for base in type(self).__bases__
+                         if base is not HandsImageSizes)
             raise TypeError(
                 f'{type(self).__name__} hands each image\'s size to its '
                 f'backbone, but {backbone.__name__}.forward takes no '
                 f'valid_sizes (mmagent\'s PVT and Swin families do); use '
-                f'{type(self).__mro__[2].__name__} instead')
+                f'{plain.__name__} instead')
         self._batch_sizes: Optional[Tuple[Tuple[int, int], List]] = None
         self.backbone.register_forward_pre_hook(self._add_valid_sizes,
                                                 with_kwargs=True)

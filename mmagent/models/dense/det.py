@@ -11,16 +11,14 @@ from mmengine.registry import MODELS
 
 from . import HandsImageSizes
 
-PADDING_AWARE = {}
 for _name in detectors.__all__:
     _base = getattr(detectors, _name)
     # the detectors built around one backbone (not the semi-supervised
     # teachers and students)
     if isinstance(_base, type) and issubclass(_base, BaseDetector) and \
             'backbone' in inspect.signature(_base.__init__).parameters:
-        PADDING_AWARE[_name] = MODELS.register_module(
-            name=f'PaddingAware{_name}')(type(
-                f'PaddingAware{_name}', (HandsImageSizes, _base), {
-                    '__doc__': f"mmdet's ``{_name}``; its backbone gets "
-                               f'each image\'s size before padding.',
-                    '__module__': __name__}))
+        MODELS.register_module(name=f'PaddingAware{_name}')(type(
+            f'PaddingAware{_name}', (HandsImageSizes, _base), {
+                '__doc__': f"mmdet's ``{_name}``; its backbone gets each "
+                           f'image\'s size before padding.',
+                '__module__': __name__}))

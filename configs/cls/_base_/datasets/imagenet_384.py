@@ -1,6 +1,6 @@
 # ImageNet-1k at 384 (the 384 fine-tunes): the 224 pipeline at 384, 32
 # images per GPU; tested without a crop (resized to 384x384), as the
-# official Swin-B-384 (imagenet_384_crop.py: with the crop, as CSwin-B-384).
+# official Swin-B-384 (imagenet_384_crop.py: with the crop, as CSWin-B-384).
 _base_ = './imagenet_224.py'
 
 img_size = 384

@@ -1,5 +1,5 @@
 # ImageNet-1k at 384 tested with the official crop (short edge 256/224 of
-# the size, centre crop), as CSwin-B-384.
+# the size, centre crop), as CSWin-B-384.
 _base_ = './imagenet_384.py'
 
 img_size = _base_.img_size

@@ -19,7 +19,8 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch.utils.checkpoint import checkpoint
 
-from .common import adaptive_pool_matrix, biased_attention, fp32_logits
+from .common import (adaptive_pool_matrix, biased_attention, check_heads,
+                     fp32_logits)
 from .registry import register_attention
 
 # ``an_bias``/``na_bias`` are stored on a fixed 7x7 grid whatever the stage.
@@ -61,7 +62,7 @@ class AgentAttention(BaseModule):
         fused_qkv (bool, optional): ``True`` builds one ``qkv`` Linear (Swin
             layout), ``False`` builds ``q`` and ``kv`` Linears (PVT layout).
             ``None`` builds neither projection nor ``proj``: the block owns
-            them (CSwin) and calls the module on its ``(q, k, v)`` triple.
+            them (CSWin) and calls the module on its ``(q, k, v)`` triple.
             Default: True.
         qkv_bias (bool): Bias in the q/k/v projections. Default: True.
         attn_drop (float): Dropout on both attention maps. Default: 0.
@@ -73,7 +74,7 @@ class AgentAttention(BaseModule):
             official ``ac_bias`` (agent -> extra token) and ``ca_bias``
             (extra token -> agent) biases, but are neither pooled into the
             agents nor convolved by the DWC (Agent-DeiT). Default: 0.
-        dwc_name (str): Attribute name of the depth-wise conv; CSwin's agent
+        dwc_name (str): Attribute name of the depth-wise conv; CSWin's agent
             blocks reuse LePE's conv, officially ``get_v``. Default: 'dwc'.
         exact (bool): ``True`` follows the official operation order exactly
             (four two-step bias resizes, biases repeated per image, explicit
@@ -125,9 +126,7 @@ class AgentAttention(BaseModule):
                  checkpoint_maps: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
-                             f'num_heads ({num_heads})')
+        check_heads(embed_dims, num_heads)
         pool_side = math.isqrt(agent_num)
         if pool_side * pool_side != agent_num:
             raise ValueError(f'agent_num must be a perfect square (the '

@@ -10,6 +10,13 @@ from torch.fx.experimental.symbolic_shapes import statically_known_true
 from ....utils.device_branches import branch_device
 
 
+def check_heads(embed_dims: int, num_heads: int) -> None:
+    """Every kind splits its channels evenly over the heads."""
+    if embed_dims % num_heads != 0:
+        raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
+                         f'num_heads ({num_heads})')
+
+
 @contextlib.contextmanager
 def fp32_logits(*tensors: torch.Tensor):
     """Yield the tensors in fp32 with autocast off when any is in reduced

@@ -22,8 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from .common import (padded_sizes, per_image_token_map, resize_token_map,
-                     token_mask)
+from .common import (check_heads, padded_sizes, per_image_token_map,
+                     resize_token_map, token_mask)
 from .registry import register_attention
 
 EPS = 1e-6
@@ -42,7 +42,7 @@ class FocusedLinearAttention(BaseModule):
             to the actual key grid of every input.
         fused_qkv (bool, optional): ``True`` builds one ``qkv`` Linear (Swin
             layout), ``False`` ``q`` and ``kv`` Linears (PVT layout).
-            ``None`` builds neither nor ``proj``: the block owns them (CSwin)
+            ``None`` builds neither nor ``proj``: the block owns them (CSWin)
             and calls the module on its ``(q, k, v)`` triple. Default: True.
         qkv_bias (bool): Bias in the q/k/v projections. Default: True.
         proj_drop (float): Dropout after the output projection. Default: 0.
@@ -56,7 +56,7 @@ class FocusedLinearAttention(BaseModule):
             ``d``-channel conv shared by the heads). Default: 5.
         lepe (bool): Also add CSWin's locally-enhanced positional encoding,
             a 3x3 depth-wise conv over all ``C`` channels of V (official
-            ``get_v``), as FLatten-CSwin does. Default: False.
+            ``get_v``), as FLatten-CSWin does. Default: False.
         exact (bool): ``True`` follows the official operation order (the
             ``n ** -0.5`` factor applied to K and V separately). ``False``
             (default) divides ``K^T V`` by ``n`` once. They agree to ~1e-7.
@@ -107,9 +107,7 @@ class FocusedLinearAttention(BaseModule):
                 sr_ratio < 1:
             raise ValueError(f'sr_ratio must be an integer >= 1, got '
                              f'{sr_ratio!r}')
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
-                             f'num_heads ({num_heads})')
+        check_heads(embed_dims, num_heads)
         if sr_ratio > 1 and (fused_qkv is not False or lepe):
             raise ValueError('sr_ratio > 1 needs the PVT layout '
                              '(fused_qkv=False) and no LePE')

@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from .common import fp32_logits
+from .common import check_heads, fp32_logits
 from .registry import register_attention
 
 
@@ -43,9 +43,7 @@ class GlobalAttention(BaseModule):
                  exact: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
-                             f'num_heads ({num_heads})')
+        check_heads(embed_dims, num_heads)
         self.embed_dims = embed_dims
         self.num_heads = num_heads
         self.scale = qk_scale or (embed_dims // num_heads)**-0.5

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
+from .common import check_heads
 from .registry import register_attention
 
 
@@ -39,9 +40,7 @@ class SpatialReductionAttention(BaseModule):
                  proj_drop: float = 0.,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
-                             f'num_heads ({num_heads})')
+        check_heads(embed_dims, num_heads)
         self.num_heads = num_heads
         self.scale = qk_scale or (embed_dims // num_heads)**-0.5
         self.sr_ratio = sr_ratio

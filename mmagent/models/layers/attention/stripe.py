@@ -1,7 +1,7 @@
 # Copyright (c) mmagent contributors. All rights reserved.
 """Cross-shaped window (stripe) softmax attention of CSWin with its locally
 enhanced positional encoding (LePE): attention kind ``'stripe'``, the
-softmax (``'B'``) blocks of the CSwin family.
+softmax (``'B'``) blocks of the CSWin family.
 
 One module is one *branch* of a CSWin block: the block projects ``q, k, v``
 once, hands half of the channels to a vertical-stripe branch and half to a
@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from .common import fp32_logits, known_equal
+from .common import check_heads, fp32_logits, known_equal
 from .registry import register_attention
 
 #: ``branch`` values: stripes as tall as the map and ``split_size`` wide,
@@ -72,9 +72,7 @@ class StripeAttention(BaseModule):
                  exact: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
-                             f'num_heads ({num_heads})')
+        check_heads(embed_dims, num_heads)
         if branch not in (VERTICAL, HORIZONTAL, WHOLE_MAP):
             raise ValueError(f'branch must be 0 (vertical stripes), 1 '
                              f'(horizontal stripes) or -1 (whole map), got '

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from .common import biased_attention, fp32_logits
+from .common import biased_attention, check_heads, fp32_logits
 from .registry import register_attention
 
 # Logit offset between tokens of different regions in a shifted window.
@@ -106,6 +106,7 @@ class WindowAttention(BaseModule):
             raise ValueError(f'shift_size must be in [0, window_size), got '
                              f'{shift_size} for window_size {window_size}')
         self.embed_dims = embed_dims
+        check_heads(embed_dims, num_heads)
         self.num_heads = num_heads
         self.window_size = window_size
         self.shift_size = shift_size

@@ -1,7 +1,0 @@
-# Copyright (c) mmagent contributors. All rights reserved.
-from mmengine.registry import MODELS
-
-from . import replaced
-
-MODELS.register_module(module=replaced(
-    'PaddingAwareSegDataPreProcessor', 'seg', 'PaddingAwareEncoderDecoder'))
