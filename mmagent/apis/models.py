@@ -32,10 +32,13 @@ def _checkpoints_dir() -> str:
 
 
 def fetch_weights(name: str, url: Optional[str] = None,
-                  index_file: Optional[str] = None) -> str:
+                  index_file: Optional[str] = None, cfg=None,
+                  model=None) -> str:
     """A loadable checkpoint of model ``name``: from the cache, else
     downloaded from ``url`` (default: the index's ``Weights``), verified,
-    converted if official, and cached (see the module).
+    converted if official, and cached (see the module). ``cfg`` and
+    ``model``: the model's config and model when the caller has them (the
+    conversion's strict check then reads and builds neither again).
 
     Raises:
         CheckpointLoadError: the model has no released weights, or the
@@ -67,8 +70,9 @@ def fetch_weights(name: str, url: Optional[str] = None,
                 f'converted on first use), or pass your own checkpoint: '
                 f'--weights / weights= / pretrained=PATH') from None
     try:
-        weights, _ = prepare_weights_and_meta(path, entry['config'],
-                                              out=converted)
+        weights, _ = prepare_weights_and_meta(
+            path, entry['config'] if cfg is None else cfg, out=converted,
+            model=model)
     except CheckpointLoadError:
         if fetched:  # nothing refused stays in the cache
             os.remove(path)
@@ -94,24 +98,26 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
     """
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+    if not (isinstance(pretrained, (bool, str)) or pretrained is None):
+        raise TypeError(f'pretrained must be a bool, a path or a URL, got '
+                        f'{pretrained!r}')
     entry = model_entry(name, index_file)
-    cfg = Config.fromfile(entry['config'])
+    cfg = Config.fromfile(entry['config'])  # read once, built once
     task = get_task(cfg)
+    init_default_scope(task.scope)
+    model = task.models_registry().build(cfg.model)
+    meta = dataset_meta_of(cfg)
     weights = None
     with trust_checkpoints(trust_checkpoint):
         if pretrained is True:
-            weights = fetch_weights(name, index_file=index_file)
+            weights = fetch_weights(name, index_file=index_file, cfg=cfg,
+                                    model=model)
         elif isinstance(pretrained, str) and '://' in pretrained:
-            weights = fetch_weights(name, pretrained, index_file)
+            weights = fetch_weights(name, pretrained, index_file, cfg=cfg,
+                                    model=model)
         elif isinstance(pretrained, str):
-            weights, _ = prepare_weights_and_meta(pretrained,
-                                                  entry['config'])
-        elif pretrained not in (False, None):
-            raise TypeError(f'pretrained must be a bool, a path or a URL, '
-                            f'got {pretrained!r}')
-        init_default_scope(task.scope)
-        model = task.models_registry().build(cfg.model)
-        meta = dataset_meta_of(cfg)
+            weights, _ = prepare_weights_and_meta(pretrained, cfg,
+                                                  model=model)
         if weights is not None:
             ckpt = load_checkpoint_file(weights)
             state_dict = extract_state_dict(ckpt, weights, prefix='')

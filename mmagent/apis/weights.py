@@ -25,17 +25,27 @@ def dataset_meta_of(cfg) -> dict:
     return {k: meta[k] for k in ('classes', 'palette') if k in meta}
 
 
-def check_fits_config(state_dict, config) -> None:
-    """Load into the config's model with ``strict=True``; a mismatch raises
-    :class:`CheckpointLoadError` listing the first offending keys."""
-    from mmengine.registry import MODELS, init_default_scope
+def config_name(config) -> str:
+    """A config path, or a loaded config's file, for messages."""
     if isinstance(config, str):
-        cfg = load_config(config, init_scope=True)
-    else:  # as load_config(init_scope=True) does for a file
-        cfg = config
-        init_default_scope(default_scope(cfg))
-    name = config if isinstance(config, str) else 'the config'
-    load_fitting_state_dict(MODELS.build(cfg.model), state_dict, name)
+        return config
+    return getattr(config, 'filename', None) or 'the config'
+
+
+def check_fits_config(state_dict, config, model=None) -> None:
+    """Load into the config's model (``model``, when the caller has built
+    it already; else one built here) with ``strict=True``; a mismatch
+    raises :class:`CheckpointLoadError` listing the first offending
+    keys. ``config``: a path or a loaded config."""
+    if model is None:
+        from mmengine.registry import MODELS, init_default_scope
+        if isinstance(config, str):
+            cfg = load_config(config, init_scope=True)
+        else:  # as load_config(init_scope=True) does for a file
+            cfg = config
+            init_default_scope(default_scope(cfg))
+        model = MODELS.build(cfg.model)
+    load_fitting_state_dict(model, state_dict, config_name(config))
 
 
 def load_fitting_state_dict(model, state_dict, name: str) -> None:
@@ -85,13 +95,18 @@ def convert_checkpoint(ckpt, filename: str = '<checkpoint>'):
     return convert_downstream_checkpoint(ckpt, filename)
 
 
-def prepare_weights_and_meta(weights, config, cache_dir=None, out=None):
+def prepare_weights_and_meta(weights, config, cache_dir=None, out=None,
+                             model=None):
     """:func:`prepare_weights` plus the checkpoint's ``meta`` (the file is
-    read once); ``out``: where a converted checkpoint goes instead."""
+    read once); ``out``: where a converted checkpoint goes instead.
+    ``config``: a path or a loaded config (read once by the caller);
+    ``model``: the config's model, when the caller has built it, which the
+    strict check of a converted checkpoint then loads (no second build)."""
     import torch
     ckpt = load_checkpoint_file(weights)
     kind = checkpoint_kind(ckpt)
-    task = get_task(load_config(config))
+    cfg = load_config(config) if isinstance(config, str) else config
+    task = get_task(cfg)
     if kind == 'official-imagenet' and not task.imagenet_checkpoint_is_model:
         raise CheckpointLoadError(
             f'{weights} is an ImageNet backbone checkpoint: it has no '
@@ -104,12 +119,13 @@ def prepare_weights_and_meta(weights, config, cache_dir=None, out=None):
     out = out or osp.join(
         cache_dir, osp.splitext(osp.basename(weights))[0] + '_mmagent.pth')
     new_ckpt, _ = convert_checkpoint(ckpt, weights)
+    name = config_name(config)
     try:
-        check_fits_config(new_ckpt['state_dict'], config)
+        check_fits_config(new_ckpt['state_dict'], cfg, model)
     except CheckpointLoadError as e:
         raise CheckpointLoadError(
             f'{weights} is an official Agent-Attention checkpoint but '
-            f'{e}\nIs it the checkpoint of {config}? Convert it for the '
+            f'{e}\nIs it the checkpoint of {name}? Convert it for the '
             f'right config with: python tools/model_converters/'
             f'official2mmagent.py {weights} OUT.pth --config CONFIG') from e
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
@@ -117,5 +133,5 @@ def prepare_weights_and_meta(weights, config, cache_dir=None, out=None):
     os.replace(f'{out}.partial', out)  # a cached file is a complete one
     print(f'converted the official checkpoint {weights} -> {out} (same as '
           f'tools/model_converters/official2mmagent.py {weights} {out} '
-          f'--config {config}); pass {out} next time.')
+          f'--config {name}); pass {out} next time.')
     return out, new_ckpt['meta']

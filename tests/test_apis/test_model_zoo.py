@@ -145,6 +145,18 @@ def _cached(zoo):
     return sorted(os.listdir(folder)) if folder.is_dir() else []
 
 
+def counting(monkeypatch, owner, name):
+    """Record the calls of ``owner.name`` (still made)."""
+    calls, original = [], getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
 @pytest.mark.slow
 def test_fetch_converts_caches_and_works_offline(zoo):
     """First call: download (checksum verified), conversion of the
@@ -152,7 +164,15 @@ def test_fetch_converts_caches_and_works_offline(zoo):
     the server stopped: from the cache. The inferencer takes the bare
     name and the same cache."""
     official = torch.load(zoo['state_dict'], weights_only=True)
-    model = get_model('demo-seg', pretrained=True)
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    with pytest.MonkeyPatch.context() as patch:
+        reads = counting(patch, Config, 'fromfile')
+        builds = counting(patch, MODELS, 'build')
+        model = get_model('demo-seg', pretrained=True)
+    # the config read once, the model built once (conversion check included)
+    whole = [cfg for cfg, *_ in builds if cfg['type'] == model.cfg.model.type]
+    assert len(reads) == 1 and len(whole) == 1
     assert _cached(zoo) == ['demo-seg.pth', 'demo-seg_mmagent.pth']
     for key, value in model.state_dict().items():
         assert torch.equal(value, official['state_dict'][key]), key

@@ -6,7 +6,6 @@ predicts on CPU, and runs through tools/train.py and tools/test.py on the
 demo data (a segmentor runs through the tools in
 tests/test_tools/test_seg_tools.py)."""
 import os.path as osp
-import pickle
 import sys
 
 import pytest
@@ -129,24 +128,18 @@ def tiny_coco_options(root):
 
 
 @pytest.mark.slow
-def test_detector_train_and_test_tools(tiny_coco, tmp_path):
-    """Mask R-CNN FLatten-PVT-T as shipped, through tools/train.py (4
-    iterations and a COCO evaluation) and tools/test.py."""
+def test_detector_trains_and_evaluates_through_the_tool(tiny_coco, tmp_path):
+    """Mask R-CNN FLatten-PVT-T as shipped (its padding-aware detector),
+    through tools/train.py: 4 iterations, then the COCO evaluation of its
+    validation loop (tools/test.py and --out are tested on the Agent
+    detector, test_det_tools.py)."""
     config = 'configs/det/mask-rcnn_flatten-pvt-t_fpn_1x_coco.py'
     options = tiny_coco_options(tiny_coco)
     work_dir = tmp_path / 'work'
     result = run([sys.executable, 'tools/train.py', config, '--work-dir',
                   str(work_dir), '--cfg-options', *options])
     log = result.stdout + result.stderr
-    assert "type='FLattenPVT'" in log
-    assert 'Epoch(train) [1][4/4]' in log and 'coco/bbox_mAP:' in log
-    ckpt = work_dir / 'epoch_1.pth'
-    assert ckpt.is_file()
-    out = tmp_path / 'results.pkl'
-    result = run([sys.executable, 'tools/test.py', config, str(ckpt),
-                  '--work-dir', str(tmp_path / 'test'), '--out', str(out),
-                  '--cfg-options', *options])
-    log = result.stdout + result.stderr
+    assert "type='FLattenPVT'" in log and 'PaddingAwareMaskRCNN' in log
+    assert 'Epoch(train) [1][4/4]' in log
     assert 'coco/bbox_mAP:' in log and 'coco/segm_mAP:' in log
-    with open(out, 'rb') as f:
-        assert len(pickle.load(f)) == 4
+    assert (work_dir / 'epoch_1.pth').is_file()
