@@ -74,7 +74,7 @@ mmcv-cuda: $(STAMP)
 	PYTHON=$(PY) bash tools/misc/build_mmcv_cuda.sh wheels-cuda
 
 # Classification (then BiViT), segmentation and detection on the embedded
-# synthetic data, on CPU (about 27 minutes on 2 cores); see
+# synthetic data, on CPU (about 18 minutes on 2 cores); see
 # demo/run_demo.py.
 demo: $(STAMP)
 	$(PY) demo/run_demo.py --strict

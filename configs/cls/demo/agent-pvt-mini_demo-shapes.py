@@ -16,7 +16,7 @@ classes = ('blue_circle', 'blue_cross', 'blue_square', 'blue_triangle',
            'green_circle', 'green_cross', 'green_square', 'green_triangle',
            'red_circle', 'red_cross', 'red_square', 'red_triangle')
 img_size = 64
-epochs = 22
+epochs = 18
 
 model = dict(
     backbone=dict(
@@ -34,10 +34,13 @@ model = dict(
     train_cfg=dict(_delete_=True))
 data_preprocessor = dict(num_classes=len(classes))
 
+# No random crops: a crop that cuts an outline leaves the colour alone to
+# learn from; with them the loss sat at ln 4 (colour known, outline not)
+# for 10-20 epochs and top-1 ended anywhere from 68 (seed 1) to 92 (seed 0).
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=img_size, crop_ratio_range=(0.6, 1),
-         backend='pillow', interpolation='bicubic'),
+    dict(type='Resize', scale=(img_size, img_size), backend='pillow',
+         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]

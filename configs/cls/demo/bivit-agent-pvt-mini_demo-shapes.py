@@ -10,7 +10,7 @@ custom_imports = dict(
     imports=['mmagent', 'mmagent.models.classifiers.distill'],
     allow_failed_imports=False)
 
-fp_checkpoint = 'work_dirs/demo/cls/epoch_22.pth'
+fp_checkpoint = 'work_dirs/demo/cls/epoch_18.pth'
 fp_classifier = dict(
     type='ImageClassifier',
     backbone=_base_.model.backbone,

@@ -95,7 +95,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-max_epochs = 6
+max_epochs = 8
 # No validation inside the training budget: tools/test.py evaluates after.
 train_cfg = dict(
     max_epochs=max_epochs, val_interval=max_epochs, val_begin=max_epochs + 1)
