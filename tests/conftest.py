@@ -2,6 +2,7 @@ import importlib
 import os
 import os.path as osp
 import runpy
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,7 +75,8 @@ def pytest_configure(config):
     runpy.run_path(osp.join(OFFLINE_SITE, 'sitecustomize.py'))
     os.environ['PYTHONPATH'] = os.pathsep.join(
         [OFFLINE_SITE] + [p for p in [os.environ.get('PYTHONPATH')] if p])
-    os.environ['MMAGENT_HOME'] = tempfile.mkdtemp(prefix='mmagent_home_')
+    os.environ['MMAGENT_HOME'] = config._mmagent_home = tempfile.mkdtemp(
+        prefix='mmagent_home_')
     if os.environ.get('PYTEST_XDIST_WORKER'):
         # two workers on two cores: one thread each, not two apiece; the
         # tools they start inherit it (OpenMP threads of a tool and of the
@@ -82,6 +84,12 @@ def pytest_configure(config):
         torch.set_num_threads(1)
         os.environ.setdefault('OMP_NUM_THREADS', '1')
     import mmagent  # noqa: F401  registers the backbones, patches loading
+
+
+def pytest_unconfigure(config):
+    home = getattr(config, '_mmagent_home', None)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):
