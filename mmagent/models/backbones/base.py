@@ -217,9 +217,8 @@ class OfficialLayout:
         """The 0-based index of the last stage, from the keys."""
         if self.stage_key is None:
             return None
-        stages = [int(m.group(1)) - self.first_stage
-                  for m in map(lambda k: re.match(self.stage_key, k),
-                               state_dict) if m]
+        matches = (re.match(self.stage_key, k) for k in state_dict)
+        stages = [int(m.group(1)) - self.first_stage for m in matches if m]
         return max(stages) if stages else None
 
 
