@@ -21,6 +21,9 @@ TINY_PVT = dict(
 TINY_SWIN = dict(
     embed_dims=16, depths=[2, 2, 4, 2], num_heads=[1, 2, 4, 8],
     attn_type='AAMB2', drop_path_rate=0.)
+#: Swin with softmax windows only: what BiViT binarizes.
+SOFTMAX_SWIN = dict(embed_dims=16, depths=[2, 2, 2, 2],
+                    num_heads=[1, 2, 4, 8], attn_type='BBBB')
 TINY_CSWIN = dict(embed_dim=16, depth=[1, 2, 2, 1], split_size=[1, 2, 7, 7],
                   num_heads=[2, 2, 4, 4], drop_path_rate=0.)
 _PVT_ARCH = {k: v for k, v in TINY_PVT.items() if k != 'drop_path_rate'}

@@ -5,7 +5,8 @@ weights, the config entry, the experimental agent option."""
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY_PVT, assert_tensors_equal, block_context
+from conftest import (SOFTMAX_SWIN, TINY_PVT, assert_tensors_equal,
+                      block_context)
 from mmengine.registry import MODELS
 
 from mmagent.models import binarize_backbone
@@ -21,9 +22,6 @@ from mmagent.models.layers.attention import (ATTENTIONS,
                                              window_partition)
 from mmagent.models.layers.attention.global_softmax import GlobalAttention
 from mmagent.models.layers.binary import BinaryLinear
-
-SWIN = dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8],
-            attn_type='BBBB')
 
 
 def test_binary_window_attention_matches_its_definition():
@@ -100,7 +98,7 @@ def test_binary_sr_and_global_attention_match_their_definition(kind):
 
 
 @pytest.mark.parametrize('build,kind,binary', [
-    (lambda: AgentSwinTransformer(arch=SWIN, drop_path_rate=0.),
+    (lambda: AgentSwinTransformer(arch=SOFTMAX_SWIN, drop_path_rate=0.),
      WindowAttention, BinaryWindowAttention),
     (lambda: AgentPVT(attn_type='BBBB', **TINY_PVT),
      SpatialReductionAttention, BinarySpatialReductionAttention),

@@ -7,15 +7,12 @@ import sys
 
 import pytest
 import torch
-from conftest import TINY_PVT, assert_tensors_equal, run
+from conftest import SOFTMAX_SWIN, TINY_PVT, assert_tensors_equal, run
 from mmengine.registry import MODELS
 
 from mmagent.models import binarize_backbone
 from mmagent.models.backbones import AgentDeiT, AgentPVT, AgentSwinTransformer
 from mmagent.models.layers.binary import BinaryLinear
-
-SWIN = dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8],
-            attn_type='BBBB')
 
 
 @pytest.mark.slow
@@ -69,7 +66,7 @@ def _trained(model, x):
 
 DEPLOY_BUILDS = {
     'swin-shifted-windows': lambda: AgentSwinTransformer(
-        arch=SWIN, drop_path_rate=0.),
+        arch=SOFTMAX_SWIN, drop_path_rate=0.),
     'pvt-spatial-reduction': lambda: AgentPVT(attn_type='BBBB', **TINY_PVT),
     'deit-global': lambda: AgentDeiT(embed_dims=48, depth=2, num_heads=3,
                                      attn_type='B', drop_path_rate=0.),
@@ -122,7 +119,8 @@ def test_deploy_mode_traces_as_one_graph():
     from mmagent.models import switch_to_deploy
     torch._dynamo.reset()
     model = switch_to_deploy(binarize_backbone(
-        AgentSwinTransformer(arch=SWIN, drop_path_rate=0.), mlp=True)).eval()
+        AgentSwinTransformer(arch=SOFTMAX_SWIN, drop_path_rate=0.),
+        mlp=True)).eval()
     with torch.no_grad():
         explained = torch._dynamo.explain(model)(torch.randn(1, 3, 64, 64))
     assert explained.graph_break_count == 0, [
@@ -140,7 +138,7 @@ def test_deploy_config_loads_training_and_packed_checkpoints(tmp_path):
     def build(deploy, mlp=True):
         return MODELS.build(dict(
             type='BiViT', mlp=mlp, deploy=deploy,
-            backbone=dict(type='AgentSwinTransformer', arch=SWIN,
+            backbone=dict(type='AgentSwinTransformer', arch=SOFTMAX_SWIN,
                           drop_path_rate=0.))).eval()
 
     torch.manual_seed(0)
@@ -159,7 +157,7 @@ def test_deploy_config_loads_training_and_packed_checkpoints(tmp_path):
     with torch.no_grad():
         assert_tensors_equal(again(x), expected)
 
-    full_precision = AgentSwinTransformer(arch=SWIN, drop_path_rate=0.)
+    full_precision = AgentSwinTransformer(arch=SOFTMAX_SWIN, drop_path_rate=0.)
     fp_checkpoint = tmp_path / 'fp.pth'
     torch.save({'state_dict': full_precision.state_dict()}, fp_checkpoint)
     fake, deployed = build(False), build(True)
